@@ -11,6 +11,7 @@ Deliberately plain: stdlib json, asyncio.create_subprocess_exec("bash", "-c", cm
 start_new_session=True), one Task per request, 64 KiB reads, `await drain()` for backpressure.
 It is a yardstick, not a product.
 """
+import argparse
 import asyncio
 import codecs
 import json
@@ -451,10 +452,11 @@ class Bridge:
 
 
 def main():
-    eof_grace = 3.0
-    args = sys.argv[1:]
-    if "--eof-grace" in args:
-        eof_grace = float(args[args.index("--eof-grace") + 1])
+    ap = argparse.ArgumentParser(description="asyncio baseline bridge for bench/run "
+                                 "(line-delimited JSON-RPC 2.0 on stdin/stdout)")
+    ap.add_argument("--eof-grace", type=float, default=3.0,
+                    help="seconds that requests read before EOF get to finish (default 3)")
+    eof_grace = ap.parse_args().eof_grace
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if sys.version_info < (3, 12) and hasattr(asyncio, "PidfdChildWatcher"):

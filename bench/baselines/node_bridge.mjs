@@ -23,8 +23,14 @@ const USER = userInfo().username;
 
 let eofGrace = 3;
 {
-  const i = process.argv.indexOf("--eof-grace");
-  if (i >= 0) eofGrace = Number(process.argv[i + 1]);
+  const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write("usage: node_bridge.mjs [--eof-grace SECONDS]\n" +
+      "Node baseline bridge for bench/run (line-delimited JSON-RPC 2.0 on stdin/stdout).\n");
+    process.exit(0);
+  }
+  const i = args.indexOf("--eof-grace");
+  if (i >= 0) eofGrace = Number(args[i + 1]);
 }
 
 class RpcError extends Error {
