@@ -1,0 +1,87 @@
+#ifndef CSANDBOXSHIMS_H
+#define CSANDBOXSHIMS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+// ---- The keeper: one small process per sandbox that starts its commands, is their subreaper,
+// ---- reports their exits, and kills every descendant when the bridge goes away (even SIGKILL).
+
+enum {
+    SR_OP_SPAWN = 1,        // bridge -> keeper: sr_spawn_header + strings, 3 fds (stdin, stdout, stderr)
+    SR_OP_KILL_ALL = 2,     // bridge -> keeper: kill every descendant, then refuse new spawns
+    SR_OP_SPAWNED = 3,      // keeper -> bridge: token, pid
+    SR_OP_SPAWN_FAILED = 4, // keeper -> bridge: token, errno
+    SR_OP_EXITED = 5,       // keeper -> bridge: pid, wait status (for every process it reaped)
+    SR_OP_KILLED_ALL = 6,   // keeper -> bridge: no descendant is left
+};
+
+enum {
+    SR_SPAWN_SET_USER = 1,        // switch to uid/gid before exec (the keeper runs as root)
+    SR_SPAWN_CONTROLLING_TTY = 2, // make stdin (a pty slave) the controlling terminal
+};
+
+/// Followed by NUL-terminated strings: the cwd, `argc` arguments, `envc` environment entries.
+struct sr_spawn_header {
+    uint32_t op;
+    uint32_t token;
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t flags;
+    uint32_t argc;
+    uint32_t envc;
+    uint32_t reserved;
+};
+
+struct sr_event {
+    uint32_t op;
+    uint32_t token;
+    int32_t pid;
+    int32_t status;
+};
+
+/// Runs the keeper loop on `sock` (a SOCK_SEQPACKET end); never returns.
+void sr_keeper_main(int sock) __attribute__((noreturn));
+
+/// Starts `exe` as a keeper with `sock` as its fd 3, stdin/stdout on /dev/null, default signal
+/// dispositions and an empty signal mask. Returns 0 or an errno.
+int sr_spawn_keeper(const char *exe, int sock, pid_t *pid);
+
+/// Sends one message with file descriptors attached (SCM_RIGHTS). Returns 0 or an errno.
+int sr_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+
+// ---- Small wrappers for calls Swift cannot make directly (variadic or packed structs).
+
+int sr_set_nonblocking(int fd);
+int sr_set_cloexec(int fd);
+int sr_set_pipe_size(int fd, int size);
+int sr_socketpair_seqpacket(int fds[2]);
+/// pipe2(O_CLOEXEC); the caller sets O_NONBLOCK on its own end only.
+int sr_pipe_cloexec(int fds[2]);
+/// Decodes a wait status: returns the exit code, or -signal when killed by a signal.
+int sr_decode_wait_status(int status);
+
+enum { SR_EPOLL_IN = 0x001, SR_EPOLL_OUT = 0x004 };
+enum { SR_EPOLL_ADD = 1, SR_EPOLL_DEL = 2, SR_EPOLL_MOD = 3 };
+
+int sr_epoll_create(void);
+/// A non-blocking, close-on-exec eventfd.
+int sr_eventfd(void);
+int sr_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
+/// Waits for events; fills `tokens` and `events` with up to `max` entries.
+int sr_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
+
+/// Removes a directory tree without following symlinks. Returns 0 or an errno.
+int sr_remove_tree(const char *path);
+
+/// Blocks SIGINT, SIGTERM, SIGHUP in the calling thread (and the threads it creates later),
+/// ignores SIGPIPE and reaps keepers automatically (SIGCHLD ignored).
+void sr_prepare_process_signals(void);
+/// Waits for SIGINT, SIGTERM or SIGHUP; returns its number.
+int sr_wait_termination_signal(void);
+
+int sr_errno(void);
+/// Names the calling thread (up to 15 bytes), for ps and debuggers.
+void sr_set_thread_name(const char *name);
+
+#endif

@@ -1,0 +1,155 @@
+#define _GNU_SOURCE
+#include "CSandboxShims.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int sr_errno(void) { return errno; }
+
+void sr_set_thread_name(const char *name) {
+    char short_name[16];
+    strncpy(short_name, name, sizeof short_name - 1);
+    short_name[sizeof short_name - 1] = 0;
+    pthread_setname_np(pthread_self(), short_name);
+}
+
+int sr_spawn_keeper(const char *exe, int sock, pid_t *pid) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, sock, 3);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *const argv[] = {"sandbox-rpc-keeper", "__keeper", NULL};
+    extern char **environ;
+    int rc = posix_spawn(pid, exe, &actions, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+int sr_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
+    struct iovec iov = {(void *)buf, len};
+    struct msghdr msg = {0};
+    char control[CMSG_SPACE(sizeof(int) * 4)];
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > 0) {
+        memset(control, 0, sizeof control);
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    for (;;) {
+        if (sendmsg(sock, &msg, MSG_NOSIGNAL) >= 0) return 0;
+        if (errno != EINTR) return errno;
+    }
+}
+
+int sr_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int sr_set_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    return flags < 0 ? -1 : fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+int sr_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int sr_decode_wait_status(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return -WTERMSIG(status);
+    return 0;
+}
+
+int sr_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+
+int sr_socketpair_seqpacket(int fds[2]) {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) return -1;
+    int size = 4 << 20;
+    for (int i = 0; i < 2; i++) {
+        if (setsockopt(fds[i], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
+            setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+        if (setsockopt(fds[i], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+            setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    return 0;
+}
+
+int sr_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int sr_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+int sr_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event ev = {.events = events, .data = {.u64 = token}};
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+int sr_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms) {
+    struct epoll_event evs[256];
+    if (max > 256) max = 256;
+    int n = epoll_wait(epfd, evs, max, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        tokens[i] = evs[i].data.u64;
+        events[i] = evs[i].events;
+    }
+    return n;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st; (void)ftw;
+    int rc = (type == FTW_DP) ? rmdir(path) : unlink(path);
+    return (rc < 0 && errno != ENOENT) ? errno : 0;
+}
+
+int sr_remove_tree(const char *path) {
+    int rc = nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS);
+    if (rc < 0) return errno == ENOENT ? 0 : errno;
+    return rc;
+}
+
+void sr_prepare_process_signals(void) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_IGN);
+}
+
+int sr_wait_termination_signal(void) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    int sig = 0;
+    while (sigwait(&mask, &sig) != 0) {}
+    return sig;
+}

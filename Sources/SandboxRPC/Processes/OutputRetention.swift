@@ -1,0 +1,63 @@
+/// What is kept of one output stream: up to `limit` bytes, the first ceil(limit/2) and the last
+/// floor(limit/2), with a count of the bytes dropped in between. Storage grows only as output
+/// arrives, so a quiet process costs nothing.
+struct OutputRetention {
+    let limit: Int
+    private var head: [UInt8] = []
+    private var tail: [UInt8] = []  // a ring once it holds `tailLimit` bytes
+    private var tailStart = 0
+    private(set) var dropped = 0
+    private(set) var total = 0
+
+    init(limit: Int) { self.limit = max(0, limit) }
+
+    private var headLimit: Int { (limit + 1) / 2 }
+    private var tailLimit: Int { limit / 2 }
+
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        total += bytes.count
+        var rest = bytes[...]
+        let toHead = min(headLimit - head.count, rest.count)
+        if toHead > 0 {
+            head.append(contentsOf: rest.prefix(toHead))
+            rest = rest.dropFirst(toHead)
+        }
+        let capacity = tailLimit
+        while !rest.isEmpty {
+            if capacity == 0 {
+                dropped += rest.count
+                return
+            }
+            if tail.count < capacity {
+                let k = min(capacity - tail.count, rest.count)
+                tail.append(contentsOf: rest.prefix(k))
+                rest = rest.dropFirst(k)
+                continue
+            }
+            if rest.count >= capacity {
+                dropped += rest.count
+                tail.withUnsafeMutableBufferPointer { ring in
+                    _ = ring.initialize(from: rest.suffix(capacity))
+                }
+                tailStart = 0
+                return
+            }
+            let k = min(capacity - tailStart, rest.count)
+            tail.withUnsafeMutableBufferPointer { ring in
+                _ = UnsafeMutableBufferPointer(rebasing: ring[tailStart..<tailStart + k]).initialize(from: rest.prefix(k))
+            }
+            dropped += k
+            tailStart = (tailStart + k) % capacity
+            rest = rest.dropFirst(k)
+        }
+    }
+
+    /// Everything kept, in order: the head, then the tail.
+    var bytes: [UInt8] {
+        var out = head
+        out.reserveCapacity(head.count + tail.count)
+        out.append(contentsOf: tail[tailStart...])
+        out.append(contentsOf: tail[..<tailStart])
+        return out
+    }
+}

@@ -1,0 +1,166 @@
+import CSandboxShims
+import Glibc
+import Synchronization
+
+/// What the reactor thread drives: I/O readiness and timers. Runs on the reactor thread only.
+protocol ReactorDelegate: AnyObject, Sendable {
+    /// Milliseconds until the next timer is due (-1: none).
+    func reactorNextTimeout() -> Int32
+    func reactorHandle(token: UInt64, events: UInt32)
+    func reactorFireTimers()
+}
+
+/// One OS thread with an epoll loop. It is also the serial executor of the supervisor actor,
+/// so the supervisor's state is touched only here and blocking calls never reach Swift's pool.
+final class Reactor: SerialExecutor, @unchecked Sendable {
+    // @unchecked: `epoll` and `wakeFD` never change after init, `jobs` and `threadID` are
+    // synchronized, and `delegate` is written once in `start` before the thread exists.
+    private let epoll: Int32
+    private let wakeFD: Int32
+    private let jobs = Mutex<[UnownedJob]>([])
+    private let threadID = Atomic<UInt>(0)
+    private nonisolated(unsafe) var delegate: (any ReactorDelegate)?
+
+    static let wakeToken: UInt64 = .max
+
+    init() throws(SystemError) {
+        epoll = try syscall("epoll_create1") { sr_epoll_create() }
+        wakeFD = try syscall("eventfd") { sr_eventfd() }
+        try syscall("epoll_ctl") { sr_epoll_ctl(epoll, Int32(SR_EPOLL_ADD), wakeFD, UInt32(SR_EPOLL_IN), Self.wakeToken) }
+    }
+
+    func start(delegate: any ReactorDelegate) {
+        self.delegate = delegate
+        startThread(name: "reactor") { [self] in
+            threadID.store(UInt(pthread_self()), ordering: .releasing)
+            loop()
+        }
+    }
+
+    var isOnReactorThread: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
+
+    // MARK: SerialExecutor
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let first = jobs.withLock { jobs in
+            jobs.append(job)
+            return jobs.count == 1
+        }
+        if first { wake() }
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
+
+    func checkIsolated() {
+        precondition(isOnReactorThread, "not on the reactor thread")
+    }
+
+    // MARK: Interest
+
+    func add(fd: Int32, events: UInt32, token: UInt64) throws(SystemError) {
+        try syscall("epoll_ctl(add)") { sr_epoll_ctl(epoll, Int32(SR_EPOLL_ADD), fd, events, token) }
+    }
+
+    func modify(fd: Int32, events: UInt32, token: UInt64) {
+        _ = sr_epoll_ctl(epoll, Int32(SR_EPOLL_MOD), fd, events, token)
+    }
+
+    func remove(fd: Int32) {
+        _ = sr_epoll_ctl(epoll, Int32(SR_EPOLL_DEL), fd, 0, 0)
+    }
+
+    private func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    private func loop() {
+        let capacity = 256
+        var tokens = [UInt64](repeating: 0, count: capacity)
+        var events = [UInt32](repeating: 0, count: capacity)
+        let executor = asUnownedSerialExecutor()
+        while true {
+            let timeout = delegate!.reactorNextTimeout()
+            let count = sr_epoll_wait(epoll, &tokens, &events, Int32(capacity), timeout)
+            if count > 0 {
+                for i in 0..<Int(count) {
+                    if tokens[i] == Self.wakeToken {
+                        var value: UInt64 = 0
+                        _ = read(wakeFD, &value, 8)
+                    } else {
+                        delegate!.reactorHandle(token: tokens[i], events: events[i])
+                    }
+                }
+            }
+            delegate!.reactorFireTimers()
+            while true {
+                let batch = jobs.withLock { jobs -> [UnownedJob] in
+                    defer { jobs.removeAll(keepingCapacity: true) }
+                    return jobs
+                }
+                if batch.isEmpty { break }
+                for job in batch { job.runSynchronously(on: executor) }
+            }
+        }
+    }
+}
+
+/// Deadlines on the reactor: a binary heap of (deadline, id); cancelled ids are skipped lazily.
+struct TimerQueue<Action> {
+    private var heap: [(deadline: UInt64, id: Int)] = []
+    private var actions: [Int: Action] = [:]
+    private var nextID = 1
+
+    mutating func schedule(after nanos: UInt64, _ action: Action) -> Int {
+        let id = nextID
+        nextID += 1
+        actions[id] = action
+        heap.append((Clock.monotonicNanos() &+ nanos, id))
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            if heap[parent].deadline <= heap[child].deadline { break }
+            heap.swapAt(parent, child)
+            child = parent
+        }
+        return id
+    }
+
+    mutating func cancel(_ id: Int) { actions[id] = nil }
+
+    /// Milliseconds until the earliest live deadline, or -1.
+    mutating func millisecondsUntilNext() -> Int32 {
+        while let top = heap.first, actions[top.id] == nil { popTop() }
+        guard let top = heap.first else { return -1 }
+        let now = Clock.monotonicNanos()
+        if top.deadline <= now { return 0 }
+        return Int32(min((top.deadline - now + 999_999) / 1_000_000, 60_000))
+    }
+
+    /// Removes and returns the actions that are due.
+    mutating func popDue() -> [Action] {
+        let now = Clock.monotonicNanos()
+        var due: [Action] = []
+        while let top = heap.first, top.deadline <= now {
+            popTop()
+            if let action = actions.removeValue(forKey: top.id) { due.append(action) }
+        }
+        return due
+    }
+
+    private mutating func popTop() {
+        heap.swapAt(0, heap.count - 1)
+        heap.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < heap.count && heap[left].deadline < heap[smallest].deadline { smallest = left }
+            if right < heap.count && heap[right].deadline < heap[smallest].deadline { smallest = right }
+            if smallest == parent { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}

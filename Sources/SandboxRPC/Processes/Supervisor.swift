@@ -1,0 +1,480 @@
+import CSandboxShims
+import Glibc
+import Protocol
+import Synchronization
+
+/// Owns every local process: spawning through each sandbox's keeper, the process table, pipes,
+/// output retention and streaming, timeouts, group kills and reaping. An actor whose executor is
+/// the reactor thread, so its state has one owner and its I/O never blocks Swift's pool.
+actor Supervisor: ReactorDelegate {
+    nonisolated let reactor: Reactor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
+
+    let outbox: Outbox
+    let logger: Logger
+    static let rememberedExits = 1024
+
+    /// The processes of one sandbox and the keeper that started them.
+    final class SandboxState {
+        let id: String
+        let keeper: KeeperHandle
+        let encoder: OutputNotificationEncoder
+        var processes: [Int: ManagedProcess] = [:]
+        var exitedOrder: [Int] = []
+        var pendingSpawns: [UInt32: PendingSpawn] = [:]
+        var killedAllWaiters: [CheckedContinuation<Void, Never>] = []
+        var killing = false
+
+        init(id: String, keeper: KeeperHandle) {
+            self.id = id
+            self.keeper = keeper
+            self.encoder = OutputNotificationEncoder(sandboxId: id)
+        }
+    }
+
+    struct PendingSpawn {
+        let options: ProcessOptions
+        let stdoutFD: Int32
+        let stderrFD: Int32
+        let stdinFD: Int32?
+        let arm: Bool
+        let continuation: CheckedContinuation<Int, any Error>
+    }
+
+    enum FDOwner {
+        case keeper(sandboxId: String)
+        case output(sandboxId: String, pid: Int, stream: OutputStream)
+        case stdin(sandboxId: String, pid: Int)
+    }
+
+    enum TimerAction {
+        case processTimeout(sandboxId: String, pid: Int)
+        case waitTimeout(sandboxId: String, pid: Int, waiter: Int)
+    }
+
+    var sandboxes: [String: SandboxState] = [:]
+    var owners: [Int32: FDOwner] = [:]
+    var timers = TimerQueue<TimerAction>()
+    var nextToken: UInt32 = 1
+    /// Set while the outbox is congested: output pipes are out of epoll until it drains.
+    var paused = false
+    var deferredFinalizations: [(sandboxId: String, pid: Int)] = []
+    let readBuffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 256 * 1024)
+    var scratch: [UInt8] = []
+    let devNull: Int32
+    private static let waiterIDs = Atomic<Int>(1)
+
+    init(reactor: Reactor, outbox: Outbox, logger: Logger) throws(SystemError) {
+        self.reactor = reactor
+        self.outbox = outbox
+        self.logger = logger
+        self.devNull = try syscall("open(/dev/null)") { open("/dev/null", O_RDONLY | O_CLOEXEC) }
+        scratch.reserveCapacity(512 * 1024)
+    }
+
+    /// Wires the reactor to this supervisor and the outbox's drain signal to `resumeReading`.
+    nonisolated func start() {
+        reactor.start(delegate: self)
+        outbox.setDrainedHandler { [self] in
+            Task { await self.resumeReading() }
+        }
+    }
+
+    // MARK: Sandboxes
+
+    func adopt(sandboxId: String, keeper: KeeperHandle) throws(RPCError) {
+        guard sandboxes[sandboxId] == nil else { return }
+        do {
+            try reactor.add(fd: keeper.socket, events: UInt32(SR_EPOLL_IN), token: UInt64(keeper.socket))
+        } catch {
+            throw .internalError(reason: "\(error)")
+        }
+        owners[keeper.socket] = .keeper(sandboxId: sandboxId)
+        sandboxes[sandboxId] = SandboxState(id: sandboxId, keeper: keeper)
+    }
+
+    func state(_ sandboxId: String) throws(RPCError) -> SandboxState {
+        guard let state = sandboxes[sandboxId], !state.killing else {
+            throw .sandboxKilled(sandboxId: sandboxId)
+        }
+        return state
+    }
+
+    func process(_ sandboxId: String, _ pid: Int) throws(RPCError) -> ManagedProcess {
+        guard let process = try state(sandboxId).processes[pid] else { throw .processNotFound(pid: pid) }
+        return process
+    }
+
+    func runningCount(sandboxId: String) -> Int {
+        sandboxes[sandboxId]?.processes.values.reduce(0) { $0 + ($1.isRunning ? 1 : 0) } ?? 0
+    }
+
+    /// Kills every process of the sandbox and its descendants, reports their exits, and forgets it.
+    func killSandbox(_ sandboxId: String) async {
+        guard let state = sandboxes[sandboxId], !state.killing else { return }
+        state.killing = true
+        for process in state.processes.values where process.isRunning {
+            process.ending = .sandboxKilled
+        }
+        state.keeper.requestKillAll()
+        await withCheckedContinuation { state.killedAllWaiters.append($0) }
+        for process in state.processes.values where !process.isFinished {
+            if process.exitStatus == nil {
+                process.exitStatus = 9  // killed by SIGKILL, reaped by the keeper
+            }
+            process.armed = true
+            finalize(process, draining: true)
+        }
+        for process in state.processes.values {
+            closeChannels(process)
+        }
+        reactor.remove(fd: state.keeper.socket)
+        owners[state.keeper.socket] = nil
+        state.keeper.close()
+        sandboxes[sandboxId] = nil
+    }
+
+    // MARK: Spawning
+
+    /// Starts a process in the sandbox; `arm: false` leaves its pipes unread until `arm` is called.
+    func start(sandboxId: String, request: SpawnRequest, options: ProcessOptions, arm: Bool) async throws -> Int {
+        let state = try state(sandboxId)
+        var toClose: [Int32] = []
+        defer { toClose.forEach(closeDescriptor) }
+        func pipe() throws -> (read: Int32, write: Int32) {
+            var fds: [Int32] = [-1, -1]
+            guard sr_pipe_cloexec(&fds) == 0 else {
+                let error = sr_errno()
+                throw error == EMFILE || error == ENFILE
+                    ? RPCError.limitExceeded(reason: "out of file descriptors (\(String(cString: strerror(error))))")
+                    : RPCError.internalError(reason: "pipe: \(String(cString: strerror(error)))")
+            }
+            return (fds[0], fds[1])
+        }
+        let out = try pipe()
+        let err: (read: Int32, write: Int32)
+        do { err = try pipe() } catch {
+            closeDescriptor(out.read); closeDescriptor(out.write); throw error
+        }
+        var input: (read: Int32, write: Int32)? = nil
+        if options.withStdin {
+            do { input = try pipe() } catch {
+                [out.read, out.write, err.read, err.write].forEach(closeDescriptor); throw error
+            }
+        }
+        toClose = [out.write, err.write] + (input.map { [$0.read] } ?? [])
+        for fd in [out.read, err.read] {
+            _ = sr_set_nonblocking(fd)
+            _ = sr_set_pipe_size(fd, 1 << 20)
+        }
+        if let input { _ = sr_set_nonblocking(input.write) }
+
+        let token = nextToken
+        nextToken &+= 1
+        do {
+            try state.keeper.spawn(token: token, request: request, stdio: [input?.read ?? devNull, out.write, err.write])
+        } catch {
+            [out.read, err.read].forEach(closeDescriptor)
+            if let input { closeDescriptor(input.write) }
+            throw RPCError.internalError(reason: "cannot reach the sandbox supervisor: \(error)")
+        }
+        toClose.forEach(closeDescriptor)
+        toClose = []
+        return try await withCheckedThrowingContinuation { continuation in
+            state.pendingSpawns[token] = PendingSpawn(
+                options: options, stdoutFD: out.read, stderrFD: err.read, stdinFD: input?.write, arm: arm,
+                continuation: continuation)
+        }
+    }
+
+    private func spawned(_ state: SandboxState, token: UInt32, pid: Int) {
+        guard let pending = state.pendingSpawns.removeValue(forKey: token) else { return }
+        let process = ManagedProcess(
+            pid: pid, sandboxId: state.id, options: pending.options,
+            stdoutFD: pending.stdoutFD, stderrFD: pending.stderrFD, stdinFD: pending.stdinFD)
+        if let previous = state.processes[pid] {
+            closeChannels(previous)  // a remembered exit whose pid came round again
+            state.exitedOrder.removeAll { $0 == pid }
+        }
+        state.processes[pid] = process
+        owners[process.stdout.fd] = .output(sandboxId: state.id, pid: pid, stream: .stdout)
+        owners[process.stderr.fd] = .output(sandboxId: state.id, pid: pid, stream: .stderr)
+        if let stdin = process.stdin { owners[stdin.fd] = .stdin(sandboxId: state.id, pid: pid) }
+        if process.options.timeout > 0 {
+            process.timeoutTimer = timers.schedule(
+                after: Clock.nanos(fromSeconds: process.options.timeout),
+                .processTimeout(sandboxId: state.id, pid: pid))
+        }
+        if pending.arm { arm(process) }
+        pending.continuation.resume(returning: pid)
+    }
+
+    private func spawnFailed(_ state: SandboxState, token: UInt32, errno error: Int32) {
+        guard let pending = state.pendingSpawns.removeValue(forKey: token) else { return }
+        [pending.stdoutFD, pending.stderrFD].forEach(closeDescriptor)
+        if let fd = pending.stdinFD { closeDescriptor(fd) }
+        let reason = String(cString: strerror(error))
+        pending.continuation.resume(
+            throwing: error == ESRCH
+                ? RPCError.sandboxKilled(sandboxId: state.id)
+                : error == EAGAIN || error == ENOMEM
+                    ? RPCError.limitExceeded(reason: "cannot start a process: \(reason)")
+                    : RPCError.internalError(reason: "cannot start a process: \(reason)"))
+    }
+
+    // MARK: Waiting
+
+    /// The process's result once it has finished; `killOnCancel` kills it if the request is cancelled.
+    nonisolated func result(sandboxId: String, pid: Int, timeout: Double?, killOnCancel: Bool) async throws -> CommandResult {
+        let waiter = Self.waiterIDs.add(1, ordering: .relaxed).newValue
+        return try await withTaskCancellationHandler {
+            try await self.registerWaiter(sandboxId: sandboxId, pid: pid, waiter: waiter, timeout: timeout, killOnCancel: killOnCancel)
+        } onCancel: {
+            Task { await self.cancelWaiter(sandboxId: sandboxId, pid: pid, waiter: waiter, kill: killOnCancel) }
+        }
+    }
+
+    private func registerWaiter(sandboxId: String, pid: Int, waiter: Int, timeout: Double?, killOnCancel: Bool) async throws -> CommandResult {
+        let process = try process(sandboxId, pid)
+        if process.isFinished { return try process.outcome() }
+        if Task.isCancelled {
+            if killOnCancel { signalGroup(process, SIGKILL) }
+            throw RPCError.requestCancelled
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            process.waiters[waiter] = continuation
+            if let timeout, timeout > 0 {
+                _ = timers.schedule(after: Clock.nanos(fromSeconds: timeout), .waitTimeout(sandboxId: sandboxId, pid: pid, waiter: waiter))
+            }
+        }
+    }
+
+    private func cancelWaiter(sandboxId: String, pid: Int, waiter: Int, kill: Bool) {
+        guard let process = sandboxes[sandboxId]?.processes[pid],
+              let continuation = process.waiters.removeValue(forKey: waiter) else { return }
+        if kill { signalGroup(process, SIGKILL) }
+        continuation.resume(throwing: RPCError.requestCancelled)
+    }
+
+    // MARK: Signals
+
+    private func signalGroup(_ process: ManagedProcess, _ signal: Int32) {
+        guard process.isRunning else { return }
+        _ = Glibc.kill(-pid_t(process.pid), signal)
+        _ = Glibc.kill(pid_t(process.pid), signal)
+    }
+
+    /// Signals the process group; with SIGKILL, returns only once the process has been reaped.
+    func kill(sandboxId: String, pid: Int, signal: SignalName) async throws -> Bool {
+        let process = try process(sandboxId, pid)
+        guard process.isRunning else { return false }
+        signalGroup(process, signal.number)
+        if signal == .kill {
+            await withCheckedContinuation { process.reapWaiters.append($0) }
+        }
+        return true
+    }
+
+    // MARK: Streaming control
+
+    func list(sandboxId: String) throws(RPCError) -> [CommandsList.ProcessInfo] {
+        try state(sandboxId).processes.values.filter(\.isRunning).sorted { $0.pid < $1.pid }.map(\.info)
+    }
+
+    /// Starts reading the process's pipes (and streaming, when it is on).
+    func arm(sandboxId: String, pid: Int, streaming: Bool? = nil) {
+        guard let process = sandboxes[sandboxId]?.processes[pid] else { return }
+        if let streaming { process.streaming = streaming }
+        if process.isFinished {
+            if process.streaming { sendExitNotification(process) }
+            return
+        }
+        arm(process)
+    }
+
+    func arm(_ process: ManagedProcess) {
+        process.armed = true
+        register(process, .stdout)
+        register(process, .stderr)
+        if process.exitStatus != nil { tryFinalize(process) }
+    }
+
+    /// What was kept so far; the caller arms the process again once this has been answered.
+    func connect(sandboxId: String, pid: Int) throws(RPCError) -> CommandsConnect.Result {
+        let process = try process(sandboxId, pid)
+        process.armed = false
+        unregister(process, .stdout)
+        unregister(process, .stderr)
+        var texts: [String] = []
+        for stream in [OutputStream.stdout, .stderr] {
+            var bytes = process[stream].retention.bytes
+            process[stream].carry = []
+            if process.options.encoding == .utf8 && !process.isFinished {
+                let keep = completeCharacterPrefix(bytes)
+                process[stream].carry = Array(bytes[keep...])
+                bytes.removeSubrange(keep...)
+            }
+            texts.append(process.text(bytes))
+        }
+        return CommandsConnect.Result(pid: pid, stdout: texts[0], stderr: texts[1])
+    }
+
+    func disconnect(sandboxId: String, pid: Int) throws(RPCError) {
+        try process(sandboxId, pid).streaming = false
+    }
+
+    // MARK: Stdin
+
+    func writeStdin(sandboxId: String, pid: Int, bytes: [UInt8]) async throws {
+        let process = try process(sandboxId, pid)
+        guard process.isRunning else { throw RPCError.processNotRunning(pid: pid) }
+        guard let stdin = process.stdin, !stdin.closeRequested else { throw RPCError.stdinClosed(pid: pid) }
+        if bytes.isEmpty { return }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            process.stdin!.pending.append(.init(bytes: bytes, done: continuation))
+            flushStdin(process)
+        }
+    }
+
+    func closeStdin(sandboxId: String, pid: Int) throws(RPCError) {
+        let process = try process(sandboxId, pid)
+        guard process.stdin != nil else {
+            if process.options.withStdin { return }  // already closed: closing is idempotent
+            throw .stdinClosed(pid: pid)
+        }
+        process.stdin!.closeRequested = true
+        flushStdin(process)
+    }
+
+    func flushStdin(_ process: ManagedProcess) {
+        guard var stdin = process.stdin else { return }
+        while !stdin.pending.isEmpty {
+            let n = stdin.pending[0].bytes.withUnsafeBytes { bytes in
+                write(stdin.fd, bytes.baseAddress! + stdin.pending[0].offset, bytes.count - stdin.pending[0].offset)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN { break }
+                let error: RPCError = process.isRunning ? .stdinClosed(pid: process.pid) : .processNotRunning(pid: process.pid)
+                stdin.pending.forEach { $0.done.resume(throwing: error) }
+                stdin.pending = []
+                stdin.closeRequested = true
+                break
+            }
+            stdin.pending[0].offset += n
+            if stdin.pending[0].offset == stdin.pending[0].bytes.count {
+                stdin.pending.removeFirst().done.resume()
+            }
+        }
+        if stdin.pending.isEmpty && stdin.closeRequested {
+            if stdin.registered { reactor.remove(fd: stdin.fd) }
+            owners[stdin.fd] = nil
+            closeDescriptor(stdin.fd)
+            process.stdin = nil
+            return
+        }
+        let wantsWritable = !stdin.pending.isEmpty
+        if wantsWritable && !stdin.registered {
+            try? reactor.add(fd: stdin.fd, events: UInt32(SR_EPOLL_OUT), token: UInt64(stdin.fd))
+            stdin.registered = true
+        } else if !wantsWritable && stdin.registered {
+            reactor.remove(fd: stdin.fd)
+            stdin.registered = false
+        }
+        process.stdin = stdin
+    }
+
+    // MARK: ReactorDelegate (called on the reactor thread)
+
+    nonisolated func reactorNextTimeout() -> Int32 {
+        assumeIsolated { $0.timers.millisecondsUntilNext() }
+    }
+
+    nonisolated func reactorHandle(token: UInt64, events: UInt32) {
+        assumeIsolated { $0.handle(fd: Int32(truncatingIfNeeded: token), events: events) }
+    }
+
+    nonisolated func reactorFireTimers() {
+        assumeIsolated { $0.fireTimers() }
+    }
+
+    private func handle(fd: Int32, events: UInt32) {
+        switch owners[fd] {
+        case .keeper(let sandboxId):
+            keeperReadable(sandboxId)
+        case .output(let sandboxId, let pid, let stream):
+            guard let process = sandboxes[sandboxId]?.processes[pid] else {
+                reactor.remove(fd: fd); owners[fd] = nil; closeDescriptor(fd); return
+            }
+            _ = readOnce(process, stream)
+            if outbox.isCongested { pauseReading() }
+        case .stdin(let sandboxId, let pid):
+            if let process = sandboxes[sandboxId]?.processes[pid] { flushStdin(process) }
+        case nil:
+            reactor.remove(fd: fd)
+        }
+    }
+
+    private func keeperReadable(_ sandboxId: String) {
+        guard let state = sandboxes[sandboxId] else { return }
+        while true {
+            let event: KeeperHandle.Event?
+            do {
+                event = try state.keeper.receive()
+            } catch {
+                keeperLost(state)
+                return
+            }
+            guard let event else { return }
+            switch event {
+            case .spawned(let token, let pid): spawned(state, token: token, pid: pid)
+            case .spawnFailed(let token, let error): spawnFailed(state, token: token, errno: error)
+            case .exited(let pid, let status): exited(state, pid: pid, status: status)
+            case .killedAll:
+                let waiters = state.killedAllWaiters
+                state.killedAllWaiters = []
+                waiters.forEach { $0.resume() }
+            }
+        }
+    }
+
+    /// The keeper died under us: its direct children died with it (PDEATHSIG); report them.
+    private func keeperLost(_ state: SandboxState) {
+        logger.error("the keeper of sandbox \(state.id) exited")
+        reactor.remove(fd: state.keeper.socket)
+        owners[state.keeper.socket] = nil
+        for (token, _) in state.pendingSpawns { spawnFailed(state, token: token, errno: ESRCH) }
+        for process in state.processes.values where process.isRunning {
+            process.ending = process.ending ?? .supervisorLost
+            exited(state, pid: process.pid, status: 9)
+        }
+        let waiters = state.killedAllWaiters
+        state.killedAllWaiters = []
+        waiters.forEach { $0.resume() }
+    }
+
+    private func exited(_ state: SandboxState, pid: Int, status: Int32) {
+        guard let process = state.processes[pid], process.isRunning else { return }  // an orphan
+        process.exitStatus = status
+        if let timer = process.timeoutTimer { timers.cancel(timer) }
+        let reapWaiters = process.reapWaiters
+        process.reapWaiters = []
+        reapWaiters.forEach { $0.resume() }
+        tryFinalize(process)
+    }
+
+    private func fireTimers() {
+        for action in timers.popDue() {
+            switch action {
+            case .processTimeout(let sandboxId, let pid):
+                guard let process = sandboxes[sandboxId]?.processes[pid], process.isRunning else { continue }
+                process.ending = .timeout
+                signalGroup(process, SIGKILL)
+            case .waitTimeout(let sandboxId, let pid, let waiter):
+                guard let process = sandboxes[sandboxId]?.processes[pid],
+                      let continuation = process.waiters.removeValue(forKey: waiter) else { continue }
+                continuation.resume(throwing: RPCError.timeout(process.partialResult(message: "wait timed out; the process keeps running")))
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Glibc
+import Protocol
+
+/// The sandboxes of this bridge by id, the implicit "default" one, and sandbox lifetimes.
+actor SandboxRegistry {
+    static let defaultID = "default"
+
+    private let supervisor: Supervisor
+    private let settings: LocalSandboxSettings
+    private let defaultIsolation: Isolation
+    private let outbox: Outbox
+    private var sandboxes: [String: any Sandbox] = [:]
+    private var creating: [String: Task<any Sandbox, any Error>] = [:]
+    private var lifetimes: [String: Task<Void, Never>] = [:]
+    private var closed = false
+
+    init(supervisor: Supervisor, settings: LocalSandboxSettings, defaultIsolation: Isolation, outbox: Outbox) {
+        self.supervisor = supervisor
+        self.settings = settings
+        self.defaultIsolation = defaultIsolation
+        self.outbox = outbox
+    }
+
+    /// The isolations this bridge can provide here.
+    nonisolated var availableIsolations: [Isolation] { [.none] }
+
+    /// The sandbox with this id; without one, the default sandbox, created on first use.
+    func sandbox(_ id: String?) async throws -> any Sandbox {
+        let id = id ?? Self.defaultID
+        if let sandbox = sandboxes[id] { return sandbox }
+        if let pending = creating[id] { return try await pending.value }
+        guard id == Self.defaultID else { throw RPCError.sandboxNotFound(sandboxId: id) }
+        return try await create(id: id, params: SandboxCreate.Params())
+    }
+
+    func create(_ params: SandboxCreate.Params) async throws -> SandboxCreate.Result {
+        let sandbox = try await create(id: Self.newID(), params: params)
+        if let timeout = params.timeout, timeout > 0 { try setTimeout(sandbox.id, seconds: timeout) }
+        return SandboxCreate.Result(sandboxId: sandbox.id, isolation: sandbox.isolation, home: sandbox.home)
+    }
+
+    private func create(id: String, params: SandboxCreate.Params) async throws -> any Sandbox {
+        guard !closed else { throw RPCError.unsupported(reason: "the bridge is shutting down") }
+        let isolation = try resolve(params.isolation ?? defaultIsolation)
+        precondition(isolation == .none)
+        let task = Task { [supervisor, settings] () async throws -> any Sandbox in
+            try await LocalSandbox(id: id, params: params, supervisor: supervisor, settings: settings)
+        }
+        creating[id] = task
+        defer { creating[id] = nil }
+        let sandbox = try await task.value
+        sandboxes[id] = sandbox
+        return sandbox
+    }
+
+    private func resolve(_ isolation: Isolation) throws(RPCError) -> Isolation {
+        switch isolation {
+        case .auto, .none: return .none
+        case .bwrap, .docker:
+            throw .unsupported(reason: "isolation \"\(isolation.rawValue)\" is not available on this bridge (available: \"none\")")
+        }
+    }
+
+    /// Kills the sandbox; false when there is no such (live) sandbox.
+    func kill(_ id: String?) async -> Bool {
+        let id = id ?? Self.defaultID
+        guard let sandbox = sandboxes.removeValue(forKey: id) else { return false }
+        lifetimes.removeValue(forKey: id)?.cancel()
+        await sandbox.terminate()
+        return true
+    }
+
+    func list() async -> [SandboxList.SandboxInfo] {
+        var infos: [SandboxList.SandboxInfo] = []
+        for sandbox in sandboxes.values.sorted(by: { $0.startedAt < $1.startedAt }) {
+            infos.append(.init(
+                sandboxId: sandbox.id, isolation: sandbox.isolation, metadata: sandbox.metadata,
+                startedAt: sandbox.startedAt, processCount: await sandbox.processCount()))
+        }
+        return infos
+    }
+
+    /// From now, the sandbox lives `seconds` more (0: for ever); then it is killed and
+    /// `sandbox.exit {reason: "timeout"}` is pushed.
+    func setTimeout(_ id: String?, seconds: Double) throws(RPCError) {
+        let id = id ?? Self.defaultID
+        guard sandboxes[id] != nil else { throw .sandboxNotFound(sandboxId: id) }
+        guard seconds >= 0, seconds.isFinite else { throw .invalidParams(field: "timeout", reason: "must be a number of seconds >= 0") }
+        lifetimes.removeValue(forKey: id)?.cancel()
+        guard seconds > 0 else { return }
+        lifetimes[id] = Task { [weak self] in
+            try? await Task.sleep(for: .nanoseconds(Int64(Clock.nanos(fromSeconds: seconds))))
+            guard !Task.isCancelled else { return }
+            await self?.expire(id)
+        }
+    }
+
+    private func expire(_ id: String) async {
+        lifetimes[id] = nil
+        guard await kill(id) else { return }
+        let exit = SandboxExit(sandboxId: id, reason: "timeout")
+        if let params = try? JSONValueEncoder().encode(exit) {
+            outbox.send(line: OutgoingMessage.notification(method: SandboxExit.method, params: params))
+        }
+    }
+
+    /// Kills every sandbox and refuses new ones: the bridge is exiting.
+    func killAll() async {
+        closed = true
+        for task in creating.values { _ = try? await task.value }
+        let all = Array(sandboxes.keys)
+        await withTaskGroup(of: Void.self) { group in
+            for id in all { group.addTask { _ = await self.kill(id) } }
+        }
+    }
+
+    private static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return "sbx_" + String((0..<16).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+    }
+}

@@ -1,0 +1,205 @@
+import Protocol
+import Synchronization
+
+/// Turns framed lines into handler calls and responses: JSON-RPC 2.0 rules for single messages,
+/// batches and notifications, the in-flight table for cancellation, and the error mapping.
+final class Dispatcher: Sendable {
+    private struct InFlight {
+        struct Entry {
+            let id: RequestID
+            var task: Task<Void, Never>?
+            var cancelRequested = false
+        }
+        var entries: [Int: Entry] = [:]
+        var nextSerial = 1
+    }
+
+    private let methods: MethodTable
+    private let outbox: Outbox
+    private let logger: Logger
+    private let inFlight = Mutex(InFlight())
+    private let maxLineBytes: Int
+
+    init(methods: MethodTable, outbox: Outbox, logger: Logger, maxLineBytes: Int) {
+        self.methods = methods
+        self.maxLineBytes = maxLineBytes
+        self.outbox = outbox
+        self.logger = logger
+    }
+
+    /// Handles one frame from stdin. Called on the reader thread; never blocks.
+    func receive(_ frame: Frame) {
+        switch frame {
+        case .tooLong:
+            outbox.send(line: OutgoingMessage.error(id: nil, .lineTooLong(limit: maxLineBytes)))
+        case .line(let bytes):
+            let value: JSONValue
+            do {
+                value = try JSONParser.parse(bytes)
+            } catch {
+                outbox.send(line: OutgoingMessage.error(id: nil, .parseError(reason: error.description)))
+                return
+            }
+            if case .array(let elements) = value {
+                receiveBatch(elements)
+            } else {
+                receiveSingle(IncomingMessage(value))
+            }
+        }
+    }
+
+    private func receiveSingle(_ message: IncomingMessage) {
+        switch message {
+        case .invalid(let id, let reason):
+            outbox.send(line: OutgoingMessage.error(id: id, .invalidRequest(reason: reason)))
+        case .response:
+            logger.debug("ignoring a response from the client")
+        case .notification(let method, let params):
+            receiveNotification(method: method, params: params)
+        case .request(let id, let method, let params):
+            start(id: id, method: method, params: params) { [outbox] response, context in
+                outbox.send(line: response)
+                for action in context.takeAfterResponseActions() { await action() }
+            }
+        }
+    }
+
+    private func receiveBatch(_ elements: [JSONValue]) {
+        guard !elements.isEmpty else {
+            outbox.send(line: OutgoingMessage.error(id: nil, .invalidRequest(reason: "an empty batch")))
+            return
+        }
+        let messages = elements.map(IncomingMessage.init)
+        let collector = BatchCollector(expected: messages.count { if case .request = $0 { true } else if case .invalid = $0 { true } else { false } })
+        for message in messages {
+            switch message {
+            case .invalid(let id, let reason):
+                collector.add(OutgoingMessage.error(id: id, .invalidRequest(reason: reason)), context: nil, outbox: outbox)
+            case .response:
+                break
+            case .notification(let method, let params):
+                receiveNotification(method: method, params: params)
+            case .request(let id, let method, let params):
+                start(id: id, method: method, params: params) { [outbox] response, context in
+                    await collector.addAsync(response, context: context, outbox: outbox)
+                }
+            }
+        }
+    }
+
+    private func receiveNotification(method: String, params: JSONValue?) {
+        switch method {
+        case "$/cancelRequest", "notifications/cancelled":
+            guard let request = try? MethodTable.decode(CancelParams.self, from: params), let target = request.target else {
+                logger.warn("\(method) without a valid id")
+                return
+            }
+            cancel(target)
+        default:
+            guard let handler = methods.handler(for: method) else {
+                logger.debug("ignoring unknown notification \(method)")
+                return
+            }
+            Task {
+                let context = RequestContext()
+                do { _ = try await handler(params, context) } catch {
+                    self.logger.debug("notification \(method) failed: \(error)")
+                }
+                for action in context.takeAfterResponseActions() { await action() }
+            }
+        }
+    }
+
+    /// Runs a request in its own task, registered in the in-flight table until it has answered.
+    private func start(
+        id: RequestID, method: String, params: JSONValue?,
+        respond: @escaping @Sendable ([UInt8], RequestContext) async -> Void
+    ) {
+        let serial = inFlight.withLock { state in
+            let serial = state.nextSerial
+            state.nextSerial += 1
+            state.entries[serial] = .init(id: id)
+            return serial
+        }
+        let task = Task {
+            let context = RequestContext()
+            let response: [UInt8]
+            do {
+                guard let handler = methods.handler(for: method) else { throw RPCError.methodNotFound(method: method) }
+                let result = try await handler(params, context)
+                response = OutgoingMessage.result(id: id, result)
+            } catch {
+                response = OutgoingMessage.error(id: id, Self.rpcError(error, method: method, logger: logger))
+            }
+            await respond(response, context)
+            finish(serial)
+        }
+        let cancelNow = inFlight.withLock { state -> Bool in
+            guard state.entries[serial] != nil else { return false }
+            state.entries[serial]!.task = task
+            return state.entries[serial]!.cancelRequested
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    private func finish(_ serial: Int) {
+        inFlight.withLock { _ = $0.entries.removeValue(forKey: serial) }
+    }
+
+    func cancel(_ id: RequestID) {
+        let tasks = inFlight.withLock { state -> [Task<Void, Never>] in
+            var tasks: [Task<Void, Never>] = []
+            for (serial, entry) in state.entries where entry.id == id {
+                if let task = entry.task { tasks.append(task) } else { state.entries[serial]!.cancelRequested = true }
+            }
+            return tasks
+        }
+        tasks.forEach { $0.cancel() }
+    }
+
+    var inFlightCount: Int { inFlight.withLock { $0.entries.count } }
+
+    /// The one place where failures become wire errors.
+    static func rpcError(_ error: any Error, method: String, logger: Logger) -> RPCError {
+        switch error {
+        case let error as RPCError: return error
+        case is CancellationError: return .requestCancelled
+        case let error as DecodingError: return RPCError(error)
+        default:
+            logger.error("\(method) failed unexpectedly: \(error)")
+            return .internalError(reason: "\(error)")
+        }
+    }
+}
+
+/// Gathers the responses of one batch and sends them as one array when the last has arrived.
+private final class BatchCollector: Sendable {
+    private struct State {
+        var responses: [[UInt8]] = []
+        var contexts: [RequestContext] = []
+        var remaining: Int
+    }
+
+    private let state: Mutex<State>
+
+    init(expected: Int) { state = Mutex(State(remaining: expected)) }
+
+    func add(_ response: [UInt8], context: RequestContext?, outbox: Outbox) {
+        let complete = state.withLock { state -> (responses: [[UInt8]], contexts: [RequestContext])? in
+            state.responses.append(response)
+            if let context { state.contexts.append(context) }
+            state.remaining -= 1
+            return state.remaining == 0 ? (state.responses, state.contexts) : nil
+        }
+        guard let complete else { return }
+        outbox.send(line: OutgoingMessage.batch(complete.responses))
+        let actions = complete.contexts.flatMap { $0.takeAfterResponseActions() }
+        if !actions.isEmpty {
+            Task { for action in actions { await action() } }
+        }
+    }
+
+    func addAsync(_ response: [UInt8], context: RequestContext, outbox: Outbox) async {
+        add(response, context: context, outbox: outbox)
+    }
+}

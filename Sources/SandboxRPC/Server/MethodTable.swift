@@ -1,0 +1,58 @@
+import Protocol
+import Synchronization
+
+/// What a handler can ask of the request it serves.
+final class RequestContext: Sendable {
+    private let actions = Mutex<[@Sendable () async -> Void]>([])
+
+    /// Runs `action` once the response has been queued for stdout (or dropped, for a
+    /// notification): used to start streaming only after the client has the pid.
+    func afterResponse(_ action: @escaping @Sendable () async -> Void) {
+        actions.withLock { $0.append(action) }
+    }
+
+    func takeAfterResponseActions() -> [@Sendable () async -> Void] {
+        actions.withLock { actions in
+            defer { actions = [] }
+            return actions
+        }
+    }
+}
+
+/// The one table from method name to typed handler. A method is registered once, with the
+/// types of its params and result; decoding and encoding happen here, not in handlers.
+struct MethodTable: Sendable {
+    typealias Handler = @Sendable (JSONValue?, RequestContext) async throws -> JSONValue
+
+    private var handlers: [String: Handler] = [:]
+
+    mutating func register<M: RPCMethod>(
+        _ method: M.Type, _ body: @escaping @Sendable (M.Params, RequestContext) async throws -> M.Result
+    ) {
+        handlers[M.name] = { raw, context in
+            let params = try Self.decode(M.Params.self, from: raw)
+            let result = try await body(params, context)
+            return try JSONValueEncoder().encode(result)
+        }
+    }
+
+    func handler(for method: String) -> Handler? { handlers[method] }
+
+    var methodNames: [String] { handlers.keys.sorted() }
+
+    static func decode<P: Decodable>(_ type: P.Type, from raw: JSONValue?) throws(RPCError) -> P {
+        let value = raw ?? .object(JSONObject())
+        guard case .object = value else {
+            throw .invalidParams(field: "params", reason: "must be an object (positional params are not supported)")
+        }
+        do {
+            return try JSONValueDecoder().decode(type, from: value)
+        } catch let error as DecodingError {
+            throw RPCError(error)
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw .invalidParams(field: "params", reason: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Dispatch
+import Synchronization
+
+/// The bounded queue of encoded lines between everything that speaks and the one stdout writer.
+/// Past `highWater` bytes it reports congestion, and the supervisor stops reading child pipes
+/// (so the children block on their own writes) until the writer has brought it below `lowWater`.
+final class Outbox: Sendable {
+    private struct State {
+        var pending: [UInt8] = []
+        var spare: [UInt8] = []
+        var writerWaiting = false
+        var writing = false
+        var congested = false
+        var closed = false
+        var onDrained: (@Sendable () -> Void)?
+    }
+
+    let highWater: Int
+    let lowWater: Int
+    private let state = Mutex(State())
+    private let wakeWriter = DispatchSemaphore(value: 0)
+
+    init(highWater: Int = 4 << 20, lowWater: Int = 1 << 20) {
+        self.highWater = highWater
+        self.lowWater = lowWater
+    }
+
+    /// Called (from the writer thread) when a congested outbox has drained below `lowWater`.
+    func setDrainedHandler(_ handler: @escaping @Sendable () -> Void) {
+        state.withLock { $0.onDrained = handler }
+    }
+
+    var isCongested: Bool { state.withLock { $0.congested } }
+
+    /// Queues one message line; `line` must not contain its newline.
+    func send(line: [UInt8]) {
+        enqueue { pending in
+            pending.append(contentsOf: line)
+            pending.append(0x0A)
+        }
+    }
+
+    /// Queues bytes that are already whole lines (each ending in a newline).
+    func send(lines: [UInt8]) {
+        enqueue { $0.append(contentsOf: lines) }
+    }
+
+    /// Returns whether the outbox is congested after queuing.
+    @discardableResult
+    private func enqueue(_ append: (inout [UInt8]) -> Void) -> Bool {
+        let (wake, congested) = state.withLock { state -> (Bool, Bool) in
+            if state.closed { return (false, false) }
+            append(&state.pending)
+            if state.pending.count > highWater { state.congested = true }
+            let wake = state.writerWaiting
+            state.writerWaiting = false
+            return (wake, state.congested)
+        }
+        if wake { wakeWriter.signal() }
+        return congested
+    }
+
+    /// Blocks until there is something to write and takes all of it; `nil` once closed and empty.
+    /// `recycled` is the previous chunk, handed back so its storage is reused.
+    func take(recycling recycled: inout [UInt8]) -> [UInt8]? {
+        while true {
+            let chunk: [UInt8]? = state.withLock { state in
+                if !state.pending.isEmpty {
+                    recycled.removeAll(keepingCapacity: true)
+                    let chunk = state.pending
+                    state.pending = state.spare.isEmpty ? recycled : state.spare
+                    state.spare = []
+                    state.writing = true
+                    return chunk
+                }
+                state.writing = false
+                if state.closed { return [] }
+                state.writerWaiting = true
+                return nil
+            }
+            if let chunk { return chunk.isEmpty ? nil : chunk }
+            wakeWriter.wait()
+        }
+    }
+
+    /// The writer reports a chunk written; this is where congestion ends.
+    func didWrite() {
+        let handler: (@Sendable () -> Void)? = state.withLock { state in
+            guard state.congested, state.pending.count < lowWater else { return nil }
+            state.congested = false
+            return state.onDrained
+        }
+        handler?()
+    }
+
+    /// Whether everything queued has been written.
+    var isIdle: Bool { state.withLock { $0.pending.isEmpty && !$0.writing } }
+
+    /// Stops accepting messages; the writer finishes what is queued and stops.
+    func close() {
+        let wake = state.withLock { state -> Bool in
+            state.closed = true
+            let wake = state.writerWaiting
+            state.writerWaiting = false
+            return wake
+        }
+        if wake { wakeWriter.signal() }
+    }
+}

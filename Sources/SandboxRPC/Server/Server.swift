@@ -1,0 +1,57 @@
+import Glibc
+import Protocol
+
+/// Wires the parts together: stdin → LineReader → Dispatcher → handlers → sandboxes →
+/// Supervisor, and everything that speaks → Outbox → StdoutWriter.
+struct Server {
+    let options: Options
+
+    func run() throws {
+        let logger = Logger(level: options.logLevel)
+        let root = try Self.makeRoot(options.root)
+        let outbox = Outbox()
+        let reactor = try Reactor()
+        let supervisor = try Supervisor(reactor: reactor, outbox: outbox, logger: logger)
+        supervisor.start()
+
+        let settings = LocalSandboxSettings(
+            root: root.path,
+            inheritedEnvironment: options.inheritEnv ? CommandEnvironment.bridgeEnvironment() : nil,
+            shell: access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh")
+        let registry = SandboxRegistry(
+            supervisor: supervisor, settings: settings, defaultIsolation: options.isolation, outbox: outbox)
+        let lifecycle = Lifecycle(outbox: outbox, logger: logger) {
+            await registry.killAll()
+            root.remove()
+        }
+        let dispatcher = Dispatcher(
+            methods: ServerMethods.table(registry: registry, lifecycle: lifecycle), outbox: outbox, logger: logger,
+            maxLineBytes: options.maxMessageBytes)
+
+        StdoutWriter.start(outbox: outbox) {
+            Task { await lifecycle.terminate(reason: "stdout closed", flush: false) }
+        }
+        lifecycle.watchSignals()
+
+        var reader = LineReader(fd: 0, maxLineBytes: options.maxMessageBytes)
+        reader.run(deliver: dispatcher.receive)
+
+        let grace = options.eofGrace
+        Task { await lifecycle.inputEnded(dispatcher: dispatcher, grace: grace) }
+        while true { pause() }
+    }
+
+    /// The directory under which sandbox homes are made; removed at exit when we made it.
+    static func makeRoot(_ requested: String?) throws(SystemError) -> Workspace {
+        if let requested {
+            if mkdir(requested, 0o755) != 0 && errno != EEXIST { throw SystemError(call: "mkdir(\(requested))", errno: errno) }
+            return Workspace(path: requested, owned: false)
+        }
+        var base = "/tmp"
+        if let runtime = getenv("XDG_RUNTIME_DIR"), access(runtime, W_OK) == 0 { base = String(cString: runtime) }
+        var generator = SystemRandomNumberGenerator()
+        let path = "\(base)/sandbox-rpc-\(getpid())-\(String(generator.next() % 1_000_000, radix: 36))"
+        try syscall("mkdir(\(path))") { mkdir(path, 0o755) }
+        return Workspace(path: path, owned: true)
+    }
+}
