@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -364,9 +365,9 @@ class Bridge:
         assert "error" in resp, f"{method} {params} should fail but answered {json.dumps(resp)[:500]}"
         return resp["error"]
 
-    def run(self, cmd: str, timeout: float = 20.0, **params) -> dict:
-        """A foreground commands.run; returns its CommandResult."""
-        return self.ok("commands.run", {"cmd": cmd, **params}, timeout=timeout)
+    def run(self, cmd: str, wait: float = 20.0, **params) -> dict:
+        """A foreground commands.run (params as on the wire); returns its CommandResult."""
+        return self.ok("commands.run", {"cmd": cmd, **params}, timeout=wait)
 
     def quiet_for(self, seconds: float, start: int) -> list[Any]:
         """Messages that arrived from index `start` on after waiting `seconds`."""
@@ -496,11 +497,14 @@ _CURRENT: list[Bridge] = []
 @pytest.fixture
 def make_bridge(bridge_bin, base_args, tmp_path):
     made: list[Bridge] = []
+    roots: list[str] = []
 
     def make(*args: str, env: dict | None = None, base: bool = True) -> Bridge:
         extra = list(base_args) if base else []
         if base and "--root" in _help_text(bridge_bin):  # a fresh sandbox root per bridge
-            root = tempfile.mkdtemp(prefix="root-", dir=tmp_path)
+            root = tempfile.mkdtemp(prefix="sandbox-rpc-conformance-")  # in /tmp: other users may enter it
+            os.chmod(root, 0o755)
+            roots.append(root)
             extra += ["--root", root]
         b = Bridge(bridge_bin, [*extra, *args], env=env, workdir=str(tmp_path))
         made.append(b)
@@ -516,6 +520,8 @@ def make_bridge(bridge_bin, base_args, tmp_path):
         if b.violations:
             print(f"--- bridge {b.pid} {b.argv}: schema/stdout violations:\n" + "\n".join(b.violations[:30]))
     _CURRENT.clear()
+    for root in roots:
+        shutil.rmtree(root, ignore_errors=True)
     if late:
         pytest.fail("stdout violations found while the bridge shut down:\n" + "\n".join(late[:30]), pytrace=False)
 

@@ -49,8 +49,8 @@ def test_stdin_is_dev_null_by_default(bridge):
 
 
 def test_runs_under_bash(bridge):
-    r = bridge.run('echo "${BASH_VERSION:+bash}" $0; [[ 1 == 1 ]] && echo brackets')
-    assert r["stdout"] == "bash bash\nbrackets\n"
+    r = bridge.run('echo "${BASH_VERSION:+bash}"; [[ 1 == 1 ]] && echo brackets; shopt -q extglob; echo $?')
+    assert r["stdout"] == "bash\nbrackets\n1\n"
 
 
 # ------------------------------------------------------------------------------------------- environment
@@ -253,7 +253,7 @@ def check_head_tail(result, expected):
 
 
 def test_50mb_foreground_streamed_counted_exactly(bridge):
-    r = bridge.run(BIG_CMD, stream=True, timeout=150)
+    r = bridge.run(BIG_CMD, stream=True, timeout=0, wait=150)
     expected = expected_big()
     assert r["exitCode"] == 0 and r["stderr"] == ""
     check_head_tail(r, expected)
