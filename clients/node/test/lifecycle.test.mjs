@@ -26,6 +26,15 @@ function freePort() {
 /** Per-test limit: a hung bridge fails the test instead of the whole run. */
 const T = { timeout: 30_000, skip: SKIP_NO_BRIDGE }
 
+/** Runs an ES module source with this Node; resolves its stdout once it exits 0 by itself. */
+function runNode(source) {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', source], { timeout: 20_000 }, (error, out, err) =>
+      error ? reject(Object.assign(error, { message: `${error.message}\nstdout: ${out}\nstderr: ${err}` })) : resolve(out),
+    )
+  })
+}
+
 describe('sandbox lifecycle', () => {
   test('kill(): every process is gone (also ones that left the group), the bridge exits, handles reject', T, async () => {
     const sandbox = await createSandbox()
@@ -79,15 +88,27 @@ describe('sandbox lifecycle', () => {
       console.log(JSON.stringify({ bridgePid: sandbox.bridgePid, pid: handle.pid }))
     `
     const started = Date.now()
-    const { stdout } = await new Promise((resolve, reject) => {
-      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (error, out, err) =>
-        error ? reject(Object.assign(error, { stderr: err })) : resolve({ stdout: out }),
-      )
-    })
+    const stdout = await runNode(script)
     assert.ok(Date.now() - started < 15_000, 'the program exited by itself')
     const { bridgePid } = JSON.parse(stdout)
     assert.ok(await eventually(() => !isAlive(bridgePid), 5000), 'the bridge exited after its client went away')
     assert.ok(await eventually(() => processesMatching(m).length === 0, 5000), `sleep 1000.${m} survived`)
+  })
+
+  test('a pending wait() or a handle with callbacks keeps the program alive until the exit', T, async () => {
+    const script = `
+      import { Sandbox } from ${JSON.stringify(INDEX_JS)}
+      const sandbox = await Sandbox.create({ bridgePath: ${JSON.stringify(BIN)} })
+      const waited = await sandbox.commands.run('sleep 0.5; echo waited', { background: true })
+      console.log((await waited.wait()).stdout.trim())
+      await sandbox.commands.run('sleep 0.5; echo streamed', {
+        background: true,
+        onStdout: (d) => process.stdout.write(d),
+      })
+      // no await: the callback alone keeps the program running until the command exits
+    `
+    const stdout = await runNode(script)
+    assert.equal(stdout, 'waited\nstreamed\n')
   })
 
   test('a bridge that dies fails pending requests with BridgeExited, and its processes die too', T, async () => {
