@@ -32,7 +32,11 @@ export async function usage(): Promise<void> {
   try {
     await sandbox.commands.run('exit 1')
   } catch (error) {
-    if (error instanceof CommandExitError) console.log(error.exitCode satisfies number, error.stderr satisfies string)
+    if (error instanceof CommandExitError) {
+      const code: number = error.exitCode
+      const stderr: string = error.stderr
+      console.log(code, stderr)
+    }
     if (error instanceof TimeoutError) console.log(error.stdout)
     if (error instanceof SandboxError) console.log(error.kind, error.code)
   }
