@@ -214,6 +214,9 @@ class Bridge:
         elif isinstance(msg, list):
             responses = [m for m in msg if isinstance(m, dict) and "method" not in m]
         for r in responses:
+            err = r.get("error")
+            if isinstance(err, dict) and err.get("code") == -32603:
+                problems.append("-32603 Internal: a server bug by the contract (never the answer to bad input)")
             if "id" in r:
                 sent, answered = self.table.answered(r["id"])
                 if r["id"] is not None and answered > sent:

@@ -199,6 +199,12 @@ def test_max_output_bytes_keeps_head_and_tail(bridge):
     assert r["truncated"] == {"stdout": 5, "stderr": 7}
 
 
+def test_max_output_bytes_with_base64(bridge):
+    r = bridge.run("printf '\\377\\3762345678\\375'", maxOutputBytes=5, encoding="base64")
+    assert base64.b64decode(r["stdout"], validate=True) == b"\xff\xfe2" + b"8\xfd"
+    assert r["truncated"] == {"stdout": 5, "stderr": 0}
+
+
 def test_max_output_bytes_exact_fit_has_no_truncated(bridge):
     r = bridge.run("printf 0123456789", maxOutputBytes=10)
     assert r["stdout"] == "0123456789"

@@ -2,6 +2,7 @@
 and the ordering of output vs exit vs response."""
 
 import base64
+import hashlib
 import time
 from pathlib import Path
 
@@ -169,6 +170,30 @@ def test_send_and_close_stdin(bridge):
     assert (err["code"], err["data"]) == (-32008, {"kind": "ProcessNotRunning", "pid": pid})
 
 
+def test_stdin_of_a_foreground_run(bridge):
+    rid = bridge.request("commands.run", {"cmd": "read line; echo got:$line; cat", "stdin": True})
+    deadline = time.monotonic() + 5
+    while True:
+        procs = bridge.ok("commands.list")["processes"]
+        if procs:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    pid = procs[0]["pid"]
+    bridge.ok("commands.sendStdin", {"pid": pid, "data": "one\ntwo\n"})
+    bridge.ok("commands.closeStdin", {"pid": pid})
+    assert bridge.wait_response(rid)["result"] == {"pid": pid, "stdout": "got:one\ntwo\n", "stderr": "", "exitCode": 0}
+
+
+def test_big_stdin_message(bridge):
+    pid = background(bridge, "sha256sum", stdin=True)
+    data = "0123456789abcdef" * (4 * 1024 * 1024 // 16)
+    assert bridge.ok("commands.sendStdin", {"pid": pid, "data": data}, timeout=30) == {}
+    bridge.ok("commands.closeStdin", {"pid": pid})
+    assert exit_params(bridge, pid)["exitCode"] == 0
+    assert bridge.output_text(pid) == hashlib.sha256(data.encode()).hexdigest() + "  -\n"
+
+
 def test_send_stdin_without_stdin_true_is_stdin_closed(bridge):
     pid = background(bridge, "sleep 1000")
     err = bridge.err("commands.sendStdin", {"pid": pid, "data": "x"})
@@ -209,6 +234,18 @@ def test_disconnect_then_connect_misses_nothing_and_repeats_nothing(bridge):
     assert bridge.output_text(pid) == "a\nc\n"
 
 
+def test_connect_while_connected_does_not_double_the_stream(bridge):
+    pid = background(bridge, "cat", stdin=True)
+    bridge.ok("commands.sendStdin", {"pid": pid, "data": "a\n"})
+    bridge.wait_output(pid, "a\n")
+    assert bridge.ok("commands.connect", {"pid": pid}) == {"pid": pid, "stdout": "a\n", "stderr": ""}
+    bridge.ok("commands.sendStdin", {"pid": pid, "data": "b\n"})
+    bridge.ok("commands.closeStdin", {"pid": pid})
+    bridge.wait_exit_notification(pid)
+    assert bridge.output_text(pid) == "a\nb\n"
+    assert len(bridge.notifications("commands.exit", pid)) == 1
+
+
 def test_connect_to_exited_unwaited_process(bridge):
     pid = background(bridge, "echo out; echo err >&2", stream=False)
     deadline = time.monotonic() + 5
@@ -237,6 +274,15 @@ def test_wait_returns_the_result(bridge):
     assert bridge.ok("commands.wait", {"pid": pid}) == {"pid": pid, "stdout": "done\n", "stderr": "", "exitCode": 4}
 
 
+def test_two_waiters_get_the_same_result(bridge):
+    pid = background(bridge, "sleep 0.5; echo x", stream=False)
+    a = bridge.request("commands.wait", {"pid": pid})
+    b = bridge.request("commands.wait", {"pid": pid})
+    expected = {"pid": pid, "stdout": "x\n", "stderr": "", "exitCode": 0}
+    assert bridge.wait_response(a)["result"] == expected
+    assert bridge.wait_response(b)["result"] == expected
+
+
 def test_wait_on_already_exited_process(bridge):
     pid = background(bridge, "echo quick", stream=False)
     time.sleep(0.5)
@@ -253,6 +299,22 @@ def test_wait_timeout_leaves_process_running(bridge):
     assert bridge.ok("commands.kill", {"pid": pid}) == {"killed": True}
     result = bridge.ok("commands.wait", {"pid": pid})
     assert result == {"pid": pid, "stdout": "partial\n", "stderr": "", "exitCode": 137, "signal": "SIGKILL"}
+
+
+def test_last_1024_exited_processes_are_remembered(bridge):
+    sid = bridge.ok("sandbox.create", {"isolation": "none"})["sandboxId"]
+    ids = [bridge.request("commands.run", {"cmd": "true", "background": True, "stream": False, "sandboxId": sid})
+           for _ in range(1025)]
+    pids = [bridge.wait_response(rid, 60)["result"]["pid"] for rid in ids]
+    deadline = time.monotonic() + 30
+    while bridge.ok("commands.list", {"sandboxId": sid})["processes"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert bridge.ok("commands.wait", {"pid": pids[-1], "sandboxId": sid}) == {
+        "pid": pids[-1], "stdout": "", "stderr": "", "exitCode": 0}
+    assert bridge.ok("commands.wait", {"pid": pids[1], "sandboxId": sid})["exitCode"] == 0
+    err = bridge.err("commands.wait", {"pid": pids[0], "sandboxId": sid})
+    assert (err["code"], err["data"]) == (-32002, {"kind": "ProcessNotFound", "pid": pids[0]})
 
 
 def test_wait_unknown_pid(bridge):
@@ -310,6 +372,14 @@ def test_background_grandchild_holding_pipes_does_not_delay_result(bridge):
     assert wait_gone([gpid], 5) == []
 
 
+def test_output_written_before_exit_is_all_read_although_a_grandchild_holds_the_pipe(bridge):
+    sid = bridge.ok("sandbox.create", {"isolation": "none"})["sandboxId"]
+    r = bridge.run("sleep 100 & head -c 5000000 /dev/zero | tr '\\0' a", sandboxId=sid, stream=True)
+    assert (r["stdout"], r["exitCode"]) == ("a" * 5_000_000, 0)
+    assert bridge.output_bytes[(sid, r["pid"], "stdout")] == 5_000_000
+    bridge.ok("sandbox.kill", {"sandboxId": sid})
+
+
 def test_background_run_exit_not_held_by_grandchild(bridge):
     t0 = time.monotonic()
     pid = background(bridge, "sleep 100 & echo $!")
@@ -353,8 +423,10 @@ def pid_records(bridge, pid):
 
 def test_foreground_streamed_notifications_precede_response(bridge):
     cmd = "for i in $(seq 1 300); do echo out$i; echo err$i >&2; done"
+    t0 = time.time()
     rid = bridge.request("commands.run", {"cmd": cmd, "stream": True})
     resp = bridge.wait_response(rid, 20)
+    t1 = time.time()
     rec = bridge.response_record(rid)
     pid = resp["result"]["pid"]
     out = "".join(f"out{i}\n" for i in range(1, 301))
@@ -368,6 +440,12 @@ def test_foreground_streamed_notifications_precede_response(bridge):
     assert recs[-1].msg["params"] == {"sandboxId": "default", "pid": pid, "exitCode": 0}
     assert bridge.output_text(pid, "stdout") == out
     assert bridge.output_text(pid, "stderr") == err
+    stamps = [n["params"]["timestamp"] for n in bridge.notifications("commands.output", pid)]
+    assert all(t0 - 1 <= t <= t1 + 1 for t in stamps), "timestamps are Unix epoch seconds"
+    for stream in ("stdout", "stderr"):
+        s = [n["params"]["timestamp"] for n in bridge.notifications("commands.output", pid)
+             if n["params"]["stream"] == stream]
+        assert s == sorted(s), f"{stream} timestamps never go back"
 
 
 def test_background_response_precedes_notifications_and_outputs_precede_exit(bridge):
