@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { describe, test } from 'node:test'
 import { SandboxError, TimeoutError } from 'sandbox-rpc'
-import { BIN, SKIP_NO_BRIDGE, createSandbox, eventually, isAlive, marker, processesMatching } from '../test-support/bridge.mjs'
+import { BIN, SKIP_NO_BRIDGE, createSandbox, eventually, isAlive, marker, processesMatching, sleep } from '../test-support/bridge.mjs'
 
 const INDEX_JS = fileURLToPath(new URL('../src/index.js', import.meta.url))
 
@@ -74,6 +74,9 @@ describe('sandbox lifecycle', () => {
     const result = await sandbox.commands.run(`sleep 1000.${m} & echo started`)
     assert.equal(result.stdout, 'started\n')
     assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`)
+    // (eventually: /proc/PID/cmdline can read empty for an instant while sleep is exec'd)
+    assert.ok(await eventually(() => processesMatching(m).length > 0, 1000), 'the descendant is running')
+    await sleep(300)
     assert.ok(processesMatching(m).length > 0, 'the descendant keeps running')
     assert.equal(await sandbox.kill(), true)
     assert.ok(await eventually(() => processesMatching(m).length === 0, 2000), `sleep 1000.${m} survived`)
