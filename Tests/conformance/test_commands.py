@@ -48,6 +48,11 @@ def test_stdin_is_dev_null_by_default(bridge):
     assert r["stdout"] == "/dev/null\nrc=0\n"
 
 
+def test_unicode_in_cmd_and_output(bridge):
+    bridge.send_raw('{"jsonrpc":"2.0","id":"u","method":"commands.run","params":{"cmd":"printf %s \\"\\u00fc \\ud83d\\ude00 \u20ac\\""}}\n')
+    assert bridge.wait_response("u")["result"]["stdout"] == "ü 😀 €"
+
+
 def test_runs_under_bash(bridge):
     r = bridge.run('echo "${BASH_VERSION:+bash}"; [[ 1 == 1 ]] && echo brackets; shopt -q extglob; echo $?')
     assert r["stdout"] == "bash\nbrackets\n1\n"
@@ -169,9 +174,12 @@ def test_base64_gives_exact_bytes_in_result_and_stream(bridge):
     assert bridge.output_bytes_b64(r["pid"], "stderr") == b"\x01\x80"
 
 
-def test_utf8_default_replaces_invalid_bytes(bridge):
-    r = bridge.run("printf 'a\\377b|\\342\\202x|\\000|\\342\\202\\254'")
+@pytest.mark.parametrize("stream", [False, True])
+def test_utf8_default_replaces_invalid_bytes(bridge, stream):
+    r = bridge.run("printf 'a\\377b|\\342\\202x|\\000|\\342\\202\\254'", stream=stream, wait=10)
     assert r["stdout"] == "a\ufffdb|\ufffdx|\x00|\u20ac"
+    if stream:
+        assert bridge.output_text(r["pid"]) == "a\ufffdb|\ufffdx|\x00|\u20ac"
 
 
 def test_split_multibyte_tail_8191_a_then_e2(bridge):
@@ -190,6 +198,27 @@ def test_multibyte_char_never_split_across_notifications(bridge):
     chunks = [n["params"]["data"] for n in bridge.notifications("commands.output", r["pid"])]
     assert "".join(chunks) == expected
     assert not any("\ufffd" in c for c in chunks)
+
+
+def test_four_byte_char_across_a_256k_boundary(bridge):
+    r = bridge.run("head -c 262143 /dev/zero | tr '\\0' a; printf '\\360\\237\\230\\200z'", stream=True)
+    expected = "a" * 262143 + "\U0001F600z"
+    assert r["stdout"] == expected
+    assert bridge.output_text(r["pid"]) == expected
+
+
+def test_invalid_byte_then_ascii_at_8192(bridge):
+    r = bridge.run("head -c 8191 /dev/zero | tr '\\0' a; printf '\\377b'", stream=True)
+    assert r["stdout"] == "a" * 8191 + "\ufffdb"
+    assert bridge.output_text(r["pid"]) == "a" * 8191 + "\ufffdb"
+
+
+def test_every_ascii_byte_survives_json_escaping(bridge):
+    r = bridge.run("printf '%b' \"$(printf '\\\\%03o' $(seq 1 127))\"; printf '\\342\\200\\250\\342\\200\\251'",
+                   stream=True)
+    expected = "".join(chr(i) for i in range(1, 128)) + "\u2028\u2029"
+    assert r["stdout"] == expected
+    assert bridge.output_text(r["pid"]) == expected
 
 
 # ------------------------------------------------------------------------------------------- retention

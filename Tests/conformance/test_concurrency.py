@@ -25,6 +25,17 @@ def test_fifty_concurrent_runs_all_answered(bridge):
     assert zombies_of(bridge.pid) == []
 
 
+def test_batch_requests_run_concurrently(bridge):
+    t0 = time.monotonic()
+    batch = [{"jsonrpc": "2.0", "id": f"b{i}", "method": "commands.run", "params": {"cmd": f"sleep 1; echo {i}"}}
+             for i in range(5)]
+    bridge.send(batch)
+    rec = bridge.response_record("b0", 15)
+    assert time.monotonic() - t0 < 3
+    assert isinstance(rec.msg, list) and len(rec.msg) == 5
+    assert {m["id"]: m["result"]["stdout"] for m in rec.msg} == {f"b{i}": f"{i}\n" for i in range(5)}
+
+
 def test_slow_run_does_not_delay_ping(bridge):
     slow = bridge.request("commands.run", {"cmd": "sleep 2; echo slow"})
     time.sleep(0.1)

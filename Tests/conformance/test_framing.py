@@ -33,10 +33,11 @@ def assert_serving(bridge):
 
 # ------------------------------------------------------------------------------------------- ids
 @pytest.mark.parametrize("id_text", [
-    '"abc"', '"ü \\"quoted\\" \\\\ id"', '""', "7", "0", "-3", "1.0", "-2.5",
+    '"abc"', '"\\ud83d\\ude00 \\u0000"', '"ü \\"quoted\\" \\\\ id"', '""', "7", "0", "-3", "1.0", "-2.5",
     "18446744073709551621",  # 2^64 + 5
     "-9007199254740993",  # -(2^53 + 1)
     "null",
+    '"' + "x" * 100_000 + '"',
 ])
 def test_id_is_echoed_exactly(bridge, id_text):
     bridge.send_raw('{"jsonrpc":"2.0","id":%s,"method":"ping"}\n' % id_text)
@@ -211,12 +212,15 @@ def test_method_not_found(bridge):
     ("commands.run", {"cmd": "true", "stream": 1}, "stream"),
     ("commands.run", {"cmd": "true", "maxOutputBytes": -5}, "maxOutputBytes"),
     ("commands.run", {"cmd": "true", "sandboxId": 5}, "sandboxId"),
+    ("commands.run", {"cmd": "true", "envs": {"A=B": "x"}}, "envs.A=B"),
     ("commands.kill", {}, "pid"),
+    ("commands.wait", {"pid": 1.5}, "pid"),
     ("commands.kill", {"pid": "12"}, "pid"),
     ("commands.kill", {"pid": 1, "signal": "SIGNOPE"}, "signal"),
     ("commands.wait", {"pid": 5, "timeout": -2}, "timeout"),
     ("commands.sendStdin", {"pid": 5}, "data"),
     ("commands.sendStdin", {"pid": 5, "data": "x", "encoding": "rot13"}, "encoding"),
+    ("commands.sendStdin", {"pid": 5, "data": "!!not base64!!", "encoding": "base64"}, "data"),
     ("sandbox.create", {"limits": {"pids": "x"}}, "limits.pids"),
     ("sandbox.create", {"envs": {"A": None}}, "envs.A"),
     ("sandbox.create", {"timeout": -1}, "timeout"),

@@ -339,6 +339,17 @@ def test_cancel_foreground_run_kills_it(bridge, how, rid):
     assert wait_gone([pid, gpid], 5) == [], "a cancelled foreground run is killed, with its group"
 
 
+def test_cancel_matches_the_id_exactly(bridge):
+    bridge.request("commands.run", {"cmd": "sleep 1000"}, id=5)
+    time.sleep(0.3)
+    start = len(bridge.records)
+    bridge.notify("$/cancelRequest", {"id": "5"})
+    bridge.notify("$/cancelRequest", {"id": 6})
+    assert bridge.quiet_for(0.5, start) == [], "the string id \"5\" is not the number id 5"
+    bridge.notify("$/cancelRequest", {"id": 5})
+    assert bridge.wait_response(5)["error"]["code"] == -32800
+
+
 def test_cancel_wait_does_not_kill(bridge):
     pid = background(bridge, "sleep 1000")
     bridge.request("commands.wait", {"pid": pid}, id="w1")
@@ -461,6 +472,15 @@ def test_background_response_precedes_notifications_and_outputs_precede_exit(bri
     assert [r.msg["method"] for r in recs].count("commands.exit") == 1
     assert bridge.output_text(pid) == "first\n" + "".join(f"{i}\n" for i in range(1, 201))
     assert bridge.output_text(pid, "stderr") == "e\n"
+
+
+def test_concurrent_streams_are_demultiplexed_exactly(bridge):
+    pids = {background(bridge, f"for i in $(seq 1 5000); do echo p{k}-$i; done; echo e{k} >&2"): k for k in range(10)}
+    for pid, k in pids.items():
+        assert bridge.wait_exit_notification(pid, 30).msg["params"]["exitCode"] == 0
+    for pid, k in pids.items():
+        assert bridge.output_text(pid) == "".join(f"p{k}-{i}\n" for i in range(1, 5001))
+        assert bridge.output_text(pid, "stderr") == f"e{k}\n"
 
 
 def test_background_without_stream_sends_nothing(bridge):
