@@ -59,6 +59,15 @@ describe('background commands', () => {
     assert.equal(result.stdout, `${handle.pid}\n`)
   })
 
+  test('commands.kill with another signal: SIGTERM reaches the whole group', T, async () => {
+    const handle = await sandbox.commands.run('sleep 30', { background: true, timeoutMs: 0 })
+    assert.equal(await sandbox.commands.kill(handle.pid, { signal: 'SIGTERM' }), true)
+    const error = await handle.wait().catch((e) => e)
+    assert.ok(error instanceof CommandExitError, `got ${error}`)
+    assert.equal(error.exitCode, 143)
+    assert.equal(error.error, 'signal: SIGTERM')
+  })
+
   test('kill: false for an unknown pid and for an exited process', T, async () => {
     assert.equal(await sandbox.commands.kill(999_999), false)
     const handle = await sandbox.commands.run('true', { background: true })

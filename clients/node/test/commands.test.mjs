@@ -122,6 +122,14 @@ describe('commands.run (foreground)', () => {
     assert.equal(error.kind, 'FileNotFound')
   })
 
+  test('user: runs as that user (needs root); an unknown user is PermissionDenied', { ...T, skip: T.skip || (process.getuid?.() === 0 ? false : 'needs root') }, async () => {
+    const result = await sandbox.commands.run('id -un', { user: 'nobody' })
+    assert.equal(result.stdout, 'nobody\n')
+    const error = await sandbox.commands.run('id -un', { user: 'no-such-user-here' }).catch((e) => e)
+    assert.ok(error instanceof SandboxError && !(error instanceof CommandExitError), `got ${error}`)
+    assert.equal(error.kind, 'PermissionDenied')
+  })
+
   test('stdin is /dev/null unless asked for', T, async () => {
     const result = await sandbox.commands.run('cat; echo "rc=$?"')
     assert.equal(result.stdout, 'rc=0\n')
