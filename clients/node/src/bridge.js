@@ -34,8 +34,6 @@ export class Bridge {
   #pending = new Map()
   /** routeKey → Set of listeners with `onNotification(method, params)` / `onBridgeClosed(err)` */
   #routes = new Map()
-  /** listeners for notifications not tied to a process (e.g. `sandbox.exit`) */
-  #notificationListeners = new Set()
   #partialLine = []
   #stderrTail = ''
   #holds = 0
@@ -57,7 +55,10 @@ export class Bridge {
       env,
       stdio: ['pipe', 'pipe', stderr === 'inherit' ? 'inherit' : 'pipe'],
     })
-    this.#child.on('error', (error) => this.#onClosed({ error }))
+    this.#child.on('error', (error) => {
+      // Without a pid it never started (ENOENT, EACCES); otherwise 'close' follows in its time.
+      if (this.#child.pid === undefined) this.#onClosed({ error })
+    })
     this.#child.on('close', (code, signal) => this.#onClosed({ code, signal }))
     this.#child.stdin.on('error', () => {}) // EPIPE: the 'close' event reports it
     this.#child.stdout.on('data', (chunk) => this.#onData(chunk))
@@ -142,12 +143,6 @@ export class Bridge {
     if (!listeners) return
     listeners.delete(listener)
     if (listeners.size === 0) this.#routes.delete(key)
-  }
-
-  /** `listener(method, params)` gets notifications that name no process. */
-  onNotification(listener) {
-    this.#notificationListeners.add(listener)
-    return () => this.#notificationListeners.delete(listener)
   }
 
   /**
@@ -267,12 +262,11 @@ export class Bridge {
   }
 
   #onNotificationMessage(method, params) {
-    if (params.pid !== undefined) {
-      const listeners = this.#routes.get(routeKey(params.sandboxId, params.pid))
-      if (listeners) for (const listener of [...listeners]) listener.onNotification(method, params)
-      return
-    }
-    for (const listener of [...this.#notificationListeners]) listener(method, params)
+    // Process notifications go to their handles; others (`sandbox.exit`) need no
+    // action here: the sandbox's processes get their own `commands.exit`.
+    if (params.pid === undefined) return
+    const listeners = this.#routes.get(routeKey(params.sandboxId, params.pid))
+    if (listeners) for (const listener of [...listeners]) listener.onNotification(method, params)
   }
 
   #closedError() {
