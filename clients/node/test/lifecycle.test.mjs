@@ -182,6 +182,21 @@ describe('sandbox lifecycle', () => {
     }
   })
 
+  test('two sandboxes are independent: separate bridges, homes and processes', T, async () => {
+    const [a, b] = await Promise.all([createSandbox(), createSandbox()])
+    try {
+      assert.notEqual(a.bridgePid, b.bridgePid)
+      assert.notEqual(a.home, b.home)
+      const long = await b.commands.run('sleep 30', { background: true, timeoutMs: 0 })
+      assert.deepEqual(await a.commands.list(), [])
+      assert.equal(await a.kill(), true)
+      assert.equal((await b.commands.run('echo still here')).stdout, 'still here\n')
+      assert.deepEqual((await b.commands.list()).map((p) => p.pid), [long.pid])
+    } finally {
+      await Promise.all([a.kill(), b.kill()])
+    }
+  })
+
   test('getInfo and isRunning', T, async () => {
     const sandbox = await createSandbox({ metadata: { owner: 'node-tests' } })
     try {
