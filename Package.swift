@@ -17,6 +17,7 @@ let package = Package(
             dependencies: ["Protocol", "CSandboxShims"]
         ),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
+        .testTarget(name: "SandboxRPCTests", dependencies: ["SandboxRPC"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,13 +3,18 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public let offset: Int
     public let reason: String
 
+    public init(offset: Int, reason: String) {
+        self.offset = offset
+        self.reason = reason
+    }
+
     public var description: String { "\(reason) at byte \(offset)" }
 }
 
 /// A strict RFC 8259 parser over UTF-8 bytes, with a nesting limit so that hostile input
 /// (10,000 nested arrays) is an error rather than a stack overflow.
 public struct JSONParser {
-    public static let maxDepth = 512
+    public static let maxDepth = 128
 
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
         let array = Array(bytes)

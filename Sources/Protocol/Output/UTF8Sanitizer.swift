@@ -54,7 +54,7 @@ public enum UTF8Sanitizer {
                 if !ok { break }
                 valid += 1
             }
-            if valid == length {
+            if length > 0 && valid == length {
                 i += length
                 continue
             }

@@ -19,6 +19,7 @@ struct OutputRetention {
         var rest = bytes[...]
         let toHead = min(headLimit - head.count, rest.count)
         if toHead > 0 {
+            Self.reserve(&head, adding: toHead, limit: headLimit)
             head.append(contentsOf: rest.prefix(toHead))
             rest = rest.dropFirst(toHead)
         }
@@ -30,6 +31,7 @@ struct OutputRetention {
             }
             if tail.count < capacity {
                 let k = min(capacity - tail.count, rest.count)
+                Self.reserve(&tail, adding: k, limit: capacity)
                 tail.append(contentsOf: rest.prefix(k))
                 rest = rest.dropFirst(k)
                 continue
@@ -50,6 +52,13 @@ struct OutputRetention {
             tailStart = (tailStart + k) % capacity
             rest = rest.dropFirst(k)
         }
+    }
+
+    /// Grows like an array would, but never past `limit`: a full retention holds exactly `limit` bytes.
+    private static func reserve(_ buffer: inout [UInt8], adding count: Int, limit: Int) {
+        let needed = buffer.count + count
+        guard needed > buffer.capacity else { return }
+        buffer.reserveCapacity(min(limit, max(needed, buffer.capacity * 2)))
     }
 
     /// Everything kept, in order: the head, then the tail.

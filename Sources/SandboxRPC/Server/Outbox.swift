@@ -20,7 +20,7 @@ final class Outbox: Sendable {
     private let state = Mutex(State())
     private let wakeWriter = DispatchSemaphore(value: 0)
 
-    init(highWater: Int = 4 << 20, lowWater: Int = 1 << 20) {
+    init(highWater: Int = 2 << 20, lowWater: Int = 512 << 10) {
         self.highWater = highWater
         self.lowWater = lowWater
     }

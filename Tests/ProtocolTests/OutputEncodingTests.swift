@@ -1,0 +1,73 @@
+import Protocol
+import Testing
+
+@Suite struct UTF8SanitizerTests {
+    func escape(_ bytes: [UInt8], final: Bool) -> (String, Int) {
+        var out: [UInt8] = []
+        let consumed = bytes.withUnsafeBufferPointer { UTF8Sanitizer.appendEscaped($0, final: final, into: &out) }
+        return (String(decoding: out, as: UTF8.self), consumed)
+    }
+
+    @Test func holdsBackASplitCharacter() {
+        let euro: [UInt8] = [0xE2, 0x82, 0xAC]
+        #expect(escape([0x61] + euro.prefix(2), final: false) == ("a", 1))
+        #expect(escape(euro, final: false) == ("€", 3))
+    }
+
+    @Test func replacesAnIncompleteTailAtTheEnd() {
+        let (text, consumed) = escape(Array(repeating: 0x61, count: 8191) + [0xE2], final: true)
+        #expect(text == String(repeating: "a", count: 8191) + "\u{FFFD}")
+        #expect(consumed == 8192)
+    }
+
+    @Test func replacesInvalidBytesLikeSwiftsDecoder() {
+        let samples: [[UInt8]] = [
+            [0xFF], [0x80, 0x41], [0xC0, 0xAF], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
+            [0xE2, 0x28, 0xA1], [0xF0, 0x9F, 0x98], [0x41, 0xF0, 0x9F, 0x98, 0x80, 0x42],
+        ]
+        for sample in samples {
+            let expected = String(decoding: sample, as: UTF8.self)
+            #expect(escape(sample, final: true).0 == JSONEscapedText(expected), "\(sample)")
+        }
+    }
+
+    @Test func escapesControlsQuotesAndBackslashes() {
+        #expect(escape(Array("a\"b\\c\n\u{01}".utf8), final: true).0 == #"a\"b\\c\n\u0001"#)
+    }
+
+    func JSONEscapedText(_ s: String) -> String {
+        let json = JSONWriter.string(.string(s))
+        return String(json.dropFirst().dropLast())
+    }
+}
+
+@Suite struct OutputNotificationEncoderTests {
+    @Test func encodesTheWholeLine() {
+        let encoder = OutputNotificationEncoder(sandboxId: "sbx\"1")
+        var out: [UInt8] = []
+        let consumed = Array("hi\n".utf8).withUnsafeBufferPointer {
+            encoder.append(pid: 42, stream: .stderr, bytes: $0, encoding: .utf8, final: false, timestamp: 1.5, into: &out)
+        }
+        #expect(consumed == 3)
+        #expect(String(decoding: out, as: UTF8.self)
+            == #"{"jsonrpc":"2.0","method":"commands.output","params":{"sandboxId":"sbx\"1","pid":42,"stream":"stderr","data":"hi\n","timestamp":1.5}}"# + "\n")
+    }
+
+    @Test func writesNothingForAnIncompleteCharacterAlone() {
+        var out: [UInt8] = []
+        let consumed = [UInt8]([0xE2]).withUnsafeBufferPointer {
+            OutputNotificationEncoder(sandboxId: "s").append(pid: 1, stream: .stdout, bytes: $0, encoding: .utf8, final: false, timestamp: 0, into: &out)
+        }
+        #expect(consumed == 0)
+        #expect(out.isEmpty)
+    }
+
+    @Test func base64KeepsExactBytes() throws {
+        var out: [UInt8] = []
+        [UInt8]([0xFF, 0x00, 0xE2]).withUnsafeBufferPointer {
+            _ = OutputNotificationEncoder(sandboxId: "s").append(pid: 1, stream: .stdout, bytes: $0, encoding: .base64, final: false, timestamp: 2, into: &out)
+        }
+        let value = try JSONParser.parse(out.dropLast())
+        #expect(value["params"]?["data"] == .string("/wDi"))
+    }
+}
