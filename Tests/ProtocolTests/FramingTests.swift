@@ -30,3 +30,12 @@ import Testing
         #expect(frames([String(repeating: "q", count: 101) + "\n"], max: 100) == [.tooLong(byteCount: 101)])
     }
 }
+
+@Suite struct FramingWhitespaceTests {
+    @Test func aLongWhitespaceLineIsBlankNotTooLong() {
+        var framer = LineFramer(maxLineBytes: 10)
+        var out: [Frame] = []
+        framer.append(Array((String(repeating: " ", count: 30) + "\n" + String(repeating: "x", count: 30) + "\n").utf8)) { out.append($0) }
+        #expect(out == [.tooLong(byteCount: 30)])
+    }
+}

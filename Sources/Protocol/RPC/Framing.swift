@@ -13,6 +13,7 @@ public struct LineFramer: Sendable {
     public let maxLineBytes: Int
     private var pending: [UInt8] = []
     private var skippedBytes: Int? = nil  // non-nil while skipping the rest of a too-long line
+    private var skippedOnlyWhitespace = true
 
     public init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
 
@@ -42,10 +43,12 @@ public struct LineFramer: Sendable {
     private mutating func accumulate(_ bytes: UnsafeRawBufferPointer) {
         if let skipped = skippedBytes {
             skippedBytes = skipped + bytes.count
+            skippedOnlyWhitespace = skippedOnlyWhitespace && bytes.allSatisfy(Self.isWhitespace)
             return
         }
         if pending.count + bytes.count > maxLineBytes + 1 {  // +1: a `\r` may end the line
             skippedBytes = pending.count + bytes.count
+            skippedOnlyWhitespace = pending.allSatisfy(Self.isWhitespace) && bytes.allSatisfy(Self.isWhitespace)
             pending = []
             return
         }
@@ -55,17 +58,21 @@ public struct LineFramer: Sendable {
     private mutating func finishLine(emit: (Frame) -> Void) {
         if let skipped = skippedBytes {
             skippedBytes = nil
-            emit(.tooLong(byteCount: skipped))
+            if !skippedOnlyWhitespace { emit(.tooLong(byteCount: skipped)) }  // a blank line is no message
             return
         }
         var line = pending
         pending = []
         if line.last == 0x0D { line.removeLast() }
+        if line.allSatisfy(Self.isWhitespace) { return }
         if line.count > maxLineBytes {
             emit(.tooLong(byteCount: line.count))
             return
         }
-        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0B || $0 == 0x0C }) { return }
         emit(.line(line))
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0B || byte == 0x0C
     }
 }

@@ -34,6 +34,10 @@ actor SandboxRegistry {
     }
 
     func create(_ params: SandboxCreate.Params) async throws -> SandboxCreate.Result {
+        if let timeout = params.timeout, !(timeout >= 0 && timeout.isFinite) {
+            throw RPCError.invalidParams(field: "timeout", reason: "must be a number of seconds >= 0")
+        }
+        try Self.validate(params.limits)
         let sandbox = try await create(id: Self.newID(), params: params)
         if let timeout = params.timeout, timeout > 0 { try setTimeout(sandbox.id, seconds: timeout) }
         return SandboxCreate.Result(sandboxId: sandbox.id, isolation: sandbox.isolation, home: sandbox.home)
@@ -51,6 +55,17 @@ actor SandboxRegistry {
         let sandbox = try await task.value
         sandboxes[id] = sandbox
         return sandbox
+    }
+
+    private static func validate(_ limits: SandboxLimits?) throws(RPCError) {
+        guard let limits else { return }
+        let counts: [(String, Int?)] = [("memoryBytes", limits.memoryBytes), ("pids", limits.pids), ("maxOutputBytes", limits.maxOutputBytes)]
+        for (field, value) in counts where (value ?? 0) < 0 {
+            throw .invalidParams(field: "limits.\(field)", reason: "must be >= 0")
+        }
+        if let cpu = limits.cpuSeconds, !(cpu >= 0 && cpu.isFinite) {
+            throw .invalidParams(field: "limits.cpuSeconds", reason: "must be a number of seconds >= 0")
+        }
     }
 
     private func resolve(_ isolation: Isolation) throws(RPCError) -> Isolation {
