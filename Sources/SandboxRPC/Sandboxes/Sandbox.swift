@@ -19,6 +19,7 @@ protocol Sandbox: AnyObject, Sendable {
     func wait(pid: Int, timeout: Double?) async throws -> CommandResult
     func processCount() async -> Int
     func getHost(port: Int) async throws -> String
+    var files: any FileSystem { get }
     /// Kills every process in the sandbox and releases what it holds (its workspace, unless the
     /// user supplied it).
     func terminate() async

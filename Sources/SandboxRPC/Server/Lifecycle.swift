@@ -37,7 +37,7 @@ final class Lifecycle: Sendable {
             outbox.close()
             var waited = 0
             while !outbox.isIdle && waited < 2000 {
-                usleep(1000)
+                try? await Task.sleep(for: .milliseconds(1))
                 waited += 1
             }
         }

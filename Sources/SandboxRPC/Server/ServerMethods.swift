@@ -9,7 +9,7 @@ enum ServerMethods {
             Initialize.Result(
                 serverInfo: .init(name: "sandbox-rpc", version: Version.current),
                 protocolVersion: 1,
-                capabilities: .init(isolation: registry.availableIsolations.map(\.rawValue), pty: false, files: false))
+                capabilities: .init(isolation: registry.availableIsolations.map(\.rawValue), pty: false, files: true))
         }
         table.register(Ping.self) { _, _ in Empty() }
         table.register(Shutdown.self) { _, context in
@@ -42,15 +42,7 @@ enum ServerMethods {
             Killed(killed: try await registry.sandbox(params.sandboxId).kill(pid: params.pid, signal: params.signal ?? .kill))
         }
         table.register(CommandsSendStdin.self) { params, _ in
-            let bytes: [UInt8]
-            switch params.encoding ?? .utf8 {
-            case .utf8: bytes = Array(params.data.utf8)
-            case .base64:
-                guard let decoded = Base64.decode(params.data) else {
-                    throw RPCError.invalidParams(field: "data", reason: "is not valid base64")
-                }
-                bytes = decoded
-            }
+            let bytes = try decode(params.data, params.encoding, field: "data")
             try await registry.sandbox(params.sandboxId).sendStdin(pid: params.pid, data: bytes)
             return Empty()
         }
@@ -71,7 +63,51 @@ enum ServerMethods {
             }
             return try await registry.sandbox(params.sandboxId).wait(pid: params.pid, timeout: params.timeout)
         }
+
+        table.register(FilesRead.self) { params, _ in
+            let bytes = try await registry.sandbox(params.sandboxId).files.read(params.path)
+            switch params.encoding ?? .utf8 {
+            case .utf8: return FilesRead.Result(content: String(decoding: bytes, as: UTF8.self))
+            case .base64: return FilesRead.Result(content: Base64.encode(bytes))
+            }
+        }
+        table.register(FilesWrite.self) { params, _ in
+            let bytes = try decode(params.content, params.encoding, field: "content")
+            let path = try await registry.sandbox(params.sandboxId).files.write(params.path, bytes)
+            return FilesWrite.Result(path: path, size: bytes.count)
+        }
+        table.register(FilesList.self) { params, _ in
+            let depth = params.depth ?? 1
+            guard depth >= 1 else { throw RPCError.invalidParams(field: "depth", reason: "should be at least 1") }
+            return FilesList.Result(entries: try await registry.sandbox(params.sandboxId).files.list(params.path, depth: depth))
+        }
+        table.register(FilesExists.self) { params, _ in
+            FilesExists.Result(exists: try await registry.sandbox(params.sandboxId).files.exists(params.path))
+        }
+        table.register(FilesRemove.self) { params, _ in
+            try await registry.sandbox(params.sandboxId).files.remove(params.path)
+            return Empty()
+        }
+        table.register(FilesRename.self) { params, _ in
+            try await registry.sandbox(params.sandboxId).files.rename(from: params.from, to: params.to)
+        }
+        table.register(FilesMakeDir.self) { params, _ in
+            FilesMakeDir.Result(created: try await registry.sandbox(params.sandboxId).files.makeDir(params.path))
+        }
+        table.register(FilesInfo.self) { params, _ in
+            try await registry.sandbox(params.sandboxId).files.info(params.path)
+        }
         return table
+    }
+
+    /// Bytes from wire text in the given encoding.
+    static func decode(_ text: String, _ encoding: OutputEncoding?, field: String) throws(RPCError) -> [UInt8] {
+        switch encoding ?? .utf8 {
+        case .utf8: return Array(text.utf8)
+        case .base64:
+            guard let bytes = Base64.decode(text) else { throw .invalidParams(field: field, reason: "is not valid base64") }
+            return bytes
+        }
     }
 }
 

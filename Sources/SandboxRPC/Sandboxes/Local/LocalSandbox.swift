@@ -26,6 +26,7 @@ final class LocalSandbox: Sandbox {
     private let bridgeUser = UserAccount.current()
 
     var home: String { workspace.path }
+    var files: any FileSystem { LocalFileSystem(home: workspace.path) }
 
     init(id: String, params: SandboxCreate.Params, supervisor: Supervisor, settings: LocalSandboxSettings) async throws(RPCError) {
         try CommandEnvironment.validate(params.envs, field: "envs")

@@ -32,8 +32,18 @@ struct Workspace: Sendable {
         return Self.absolute(path, base: self.path)
     }
 
+    /// `path` made absolute against `base`, with `.` and `..` components resolved lexically.
     static func absolute(_ path: String, base: String) -> String {
-        path.hasPrefix("/") ? path : (base.hasSuffix("/") ? base + path : base + "/" + path)
+        let joined = path.hasPrefix("/") ? path : base + "/" + path
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(part)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
     }
 
     static func currentDirectory() -> String {
