@@ -71,6 +71,12 @@ int sr_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
 /// Waits for events; fills `tokens` and `events` with up to `max` entries.
 int sr_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
 
+/// Opens a pseudo-terminal pair (both close-on-exec) with the given window size.
+/// Returns 0 or an errno.
+int sr_open_pty(int *master, int *slave, unsigned short rows, unsigned short cols);
+/// Sets a terminal's window size (the kernel then sends SIGWINCH to its foreground group).
+int sr_set_window_size(int fd, unsigned short rows, unsigned short cols);
+
 /// Removes a directory tree without following symlinks. Returns 0 or an errno.
 int sr_remove_tree(const char *path);
 

@@ -2,12 +2,29 @@
 /// process output straight into the line buffer instead of building a `JSONValue`.
 public struct OutputNotificationEncoder: Sendable {
     private let prefix: [UInt8]  // {"jsonrpc":"2.0","method":"commands.output","params":{"sandboxId":"…","pid":
+    private let ptyPrefix: [UInt8]  // the same for "pty.output"
 
     public init(sandboxId: String) {
-        var prefix: [UInt8] = Array(#"{"jsonrpc":"2.0","method":"commands.output","params":{"sandboxId":"#.utf8)
-        JSONWriter.writeString(sandboxId, into: &prefix)
-        prefix.append(contentsOf: #","pid":"#.utf8)
-        self.prefix = prefix
+        func prefix(_ method: String) -> [UInt8] {
+            var prefix: [UInt8] = Array(#"{"jsonrpc":"2.0","method":""#.utf8)
+            prefix.append(contentsOf: method.utf8)
+            prefix.append(contentsOf: #"","params":{"sandboxId":"#.utf8)
+            JSONWriter.writeString(sandboxId, into: &prefix)
+            prefix.append(contentsOf: #","pid":"#.utf8)
+            return prefix
+        }
+        self.prefix = prefix("commands.output")
+        self.ptyPrefix = prefix("pty.output")
+    }
+
+    /// Appends one `pty.output` line: the terminal's bytes, base64.
+    public func appendPty(pid: Int, bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        out.append(contentsOf: ptyPrefix)
+        out.append(contentsOf: String(pid).utf8)
+        out.append(contentsOf: #","data":""#.utf8)
+        Base64.append(bytes, into: &out)
+        out.append(contentsOf: "\"}}\n".utf8)
     }
 
     /// Appends one notification line (with its `\n`) for `bytes` and returns how many bytes it

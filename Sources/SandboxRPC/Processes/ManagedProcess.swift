@@ -13,6 +13,7 @@ struct ProcessOptions: Sendable {
     /// Seconds; 0 means none.
     var timeout: Double
     var isPty = false
+    var terminalSize = (cols: 80, rows: 24)
 }
 
 /// Why a process ended other than by itself.

@@ -49,6 +49,13 @@ extension Supervisor {
         guard let encoder = sandboxes[process.sandboxId]?.encoder else { return }
         let timestamp = Clock.epochSeconds()
         func encode(_ chunk: UnsafeBufferPointer<UInt8>) {
+            if process.options.isPty {
+                // Terminal bytes go out base64, but still in whole characters.
+                let whole = final ? chunk.count : completeCharacterPrefix(chunk)
+                encoder.appendPty(pid: process.pid, bytes: UnsafeBufferPointer(rebasing: chunk[0..<whole]), into: &scratch)
+                process[stream].carry = whole < chunk.count ? Array(chunk[whole...]) : []
+                return
+            }
             let consumed = encoder.append(
                 pid: process.pid, stream: stream, bytes: chunk, encoding: process.options.encoding,
                 final: final, timestamp: timestamp, into: &scratch)
@@ -181,11 +188,12 @@ extension Supervisor {
     }
 
     /// The length of `bytes` without an incomplete UTF-8 character at its end.
-    func completeCharacterPrefix(_ bytes: [UInt8]) -> Int {
+    func completeCharacterPrefix<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> Int where Bytes.Index == Int {
+        let base = bytes.startIndex
         let n = bytes.count
         var i = n - 1
         while i >= max(0, n - 4) {
-            let byte = bytes[i]
+            let byte = bytes[base + i]
             if byte & 0xC0 == 0x80 { i -= 1; continue }
             if byte < 0xC0 { return n }
             let needed = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2

@@ -17,6 +17,8 @@ protocol Sandbox: AnyObject, Sendable {
     func connect(pid: Int, context: RequestContext) async throws -> CommandsConnect.Result
     func disconnect(pid: Int) async throws
     func wait(pid: Int, timeout: Double?) async throws -> CommandResult
+    func createPty(_ params: PtyCreate.Params, context: RequestContext) async throws -> Int
+    func resizePty(pid: Int, cols: Int, rows: Int) async throws
     func processCount() async -> Int
     func getHost(port: Int) async throws -> String
     var files: any FileSystem { get }
