@@ -303,18 +303,24 @@ def test_wait_timeout_leaves_process_running(bridge):
 
 def test_last_1024_exited_processes_are_remembered(bridge):
     sid = bridge.ok("sandbox.create", {"isolation": "none"})["sandboxId"]
-    ids = [bridge.request("commands.run", {"cmd": "true", "background": True, "stream": False, "sandboxId": sid})
-           for _ in range(1025)]
-    pids = [bridge.wait_response(rid, 60)["result"]["pid"] for rid in ids]
-    deadline = time.monotonic() + 30
-    while bridge.ok("commands.list", {"sandboxId": sid})["processes"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    assert bridge.ok("commands.wait", {"pid": pids[-1], "sandboxId": sid}) == {
-        "pid": pids[-1], "stdout": "", "stderr": "", "exitCode": 0}
-    assert bridge.ok("commands.wait", {"pid": pids[1], "sandboxId": sid})["exitCode"] == 0
-    err = bridge.err("commands.wait", {"pid": pids[0], "sandboxId": sid})
-    assert (err["code"], err["data"]) == (-32002, {"kind": "ProcessNotFound", "pid": pids[0]})
+
+    def start_all(n):
+        ids = [bridge.request("commands.run", {"cmd": "true", "background": True, "stream": False, "sandboxId": sid})
+               for _ in range(n)]
+        pids = [bridge.wait_response(rid, 60)["result"]["pid"] for rid in ids]
+        deadline = time.monotonic() + 30
+        while bridge.ok("commands.list", {"sandboxId": sid})["processes"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        return pids
+
+    oldest = start_all(1)[0]  # exits before any of the next 1024 starts
+    newer = start_all(1024)
+    for pid in (newer[0], newer[-1]):
+        assert bridge.ok("commands.wait", {"pid": pid, "sandboxId": sid}) == {
+            "pid": pid, "stdout": "", "stderr": "", "exitCode": 0}
+    err = bridge.err("commands.wait", {"pid": oldest, "sandboxId": sid})
+    assert (err["code"], err["data"]) == (-32002, {"kind": "ProcessNotFound", "pid": oldest})
 
 
 def test_wait_unknown_pid(bridge):
