@@ -489,6 +489,33 @@ def test_concurrent_streams_are_demultiplexed_exactly(bridge):
         assert bridge.output_text(pid, "stderr") == f"e{k}\n"
 
 
+def test_streamed_foreground_timeout_exit_precedes_error(bridge):
+    rid = bridge.request("commands.run", {"cmd": "echo x; sleep 100", "stream": True, "timeout": 0.5})
+    err = bridge.wait_response(rid)["error"]
+    pid, sig = err["data"]["pid"], err["data"]["signal"]
+    assert (err["code"], err["data"]) == (-32003, {"kind": "Timeout", "pid": pid, "stdout": "x\n", "stderr": "",
+                                                   "exitCode": 128 + signum(sig), "signal": sig})
+    time.sleep(0.3)
+    recs = pid_records(bridge, pid)
+    assert [r.msg["method"] for r in recs] == ["commands.output", "commands.exit"]
+    assert recs[-1].msg["params"] == {"sandboxId": "default", "pid": pid, "exitCode": 128 + signum(sig), "signal": sig,
+                                      "error": "Timeout"}
+    assert recs[-1].index < bridge.response_record(rid).index
+
+
+def test_cancelled_streamed_run_reports_its_exit_before_the_response(bridge):
+    rid = bridge.request("commands.run", {"cmd": "echo y; sleep 100", "stream": True})
+    rec = bridge.wait_for(lambda m: isinstance(m, dict) and m.get("method") == "commands.output", what="output")
+    pid = rec.msg["params"]["pid"]
+    bridge.notify("$/cancelRequest", {"id": rid})
+    assert bridge.wait_response(rid)["error"]["code"] == -32800
+    time.sleep(0.3)
+    exits = [r for r in pid_records(bridge, pid) if r.msg["method"] == "commands.exit"]
+    assert len(exits) == 1 and exits[0].index < bridge.response_record(rid).index
+    p = exits[0].msg["params"]
+    assert p["exitCode"] == 128 + signum(p["signal"])
+
+
 def test_background_without_stream_sends_nothing(bridge):
     pid = background(bridge, "echo quiet", stream=False)
     assert bridge.ok("commands.wait", {"pid": pid})["stdout"] == "quiet\n"
