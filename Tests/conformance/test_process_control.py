@@ -246,6 +246,19 @@ def test_connect_while_connected_does_not_double_the_stream(bridge):
     assert len(bridge.notifications("commands.exit", pid)) == 1
 
 
+def test_connect_starts_streaming_a_process_run_without_stream(bridge):
+    pid = background(bridge, "cat", stdin=True, stream=False)
+    bridge.ok("commands.sendStdin", {"pid": pid, "data": "a\n"})
+    time.sleep(0.3)  # cat echoes "a" while nobody is subscribed
+    assert bridge.notifications(pid=pid) == []
+    assert bridge.ok("commands.connect", {"pid": pid}) == {"pid": pid, "stdout": "a\n", "stderr": ""}
+    bridge.ok("commands.sendStdin", {"pid": pid, "data": "b\n"})
+    bridge.wait_output(pid, "b\n")
+    bridge.ok("commands.closeStdin", {"pid": pid})
+    assert bridge.wait_exit_notification(pid).msg["params"] == {"sandboxId": "default", "pid": pid, "exitCode": 0}
+    assert bridge.output_text(pid) == "b\n"
+
+
 def test_connect_to_exited_unwaited_process(bridge):
     pid = background(bridge, "echo out; echo err >&2", stream=False)
     deadline = time.monotonic() + 5
