@@ -96,7 +96,7 @@ def test_eof_grace_passes_then_everything_is_killed(make_bridge, bridge_bin):
     if "--eof-grace" not in _help_text(bridge_bin):
         pytest.fail("--eof-grace is not in --help")
     bridge = make_bridge("--eof-grace", "1")
-    bridge.request("commands.run", {"cmd": "sleep 1000 & echo $!; wait", "stream": True})
+    rid = bridge.request("commands.run", {"cmd": "sleep 1000 & echo $!; wait", "stream": True})
     rec = bridge.wait_for(lambda m: isinstance(m, dict) and m.get("method") == "commands.output", what="output")
     pid = rec.msg["params"]["pid"]
     gpid = int(rec.msg["params"]["data"].split("\n")[0])
@@ -106,6 +106,9 @@ def test_eof_grace_passes_then_everything_is_killed(make_bridge, bridge_bin):
     assert 0.8 <= time.monotonic() - t0 < 4
     assert wait_gone([pid, gpid], 5) == []
     bridge.join_reader()
+    err = bridge.wait_response(rid)["error"]
+    assert (err["code"], err["data"]) == (-32012, {"kind": "SandboxKilled", "sandboxId": "default", "pid": pid}), \
+        "a request still running when the grace ends is answered before the exit"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
