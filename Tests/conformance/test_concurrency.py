@@ -4,7 +4,7 @@ import os
 import threading
 import time
 
-from conftest import vm_rss_kib, zombies_of
+from conftest import children_of, vm_rss_kib, zombies_of
 
 MiB = 1024 * 1024
 RSS_LIMIT_KIB = 64 * 1024
@@ -67,14 +67,28 @@ def test_slow_reader_memory_stays_bounded_and_nothing_is_lost(bridge):
     bridge.retain_output = False
     bridge.ok("ping")
     peaks = {"paused": 0, "streaming": 0, "exit": 0}
+    helper_peak = [0]  # the bridge's own helper processes (same executable), e.g. per-sandbox keepers
     phase = ["paused"]
     stop = threading.Event()
+    exe = os.readlink(f"/proc/{bridge.pid}/exe")
+
+    def helpers():
+        out = []
+        for c in children_of(bridge.pid):
+            try:
+                if os.readlink(f"/proc/{c.pid}/exe") == exe:
+                    out.append(c.pid)
+            except OSError:
+                pass
+        return out
 
     def sample():
         while not stop.is_set():
             rss = vm_rss_kib(bridge.pid)
             if rss:
                 peaks[phase[0]] = max(peaks[phase[0]], rss)
+            if phase[0] == "paused":
+                helper_peak[0] = max([helper_peak[0]] + [vm_rss_kib(h) or 0 for h in helpers()])
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -84,6 +98,8 @@ def test_slow_reader_memory_stays_bounded_and_nothing_is_lost(bridge):
         rid = bridge.request("commands.run", {"cmd": f"head -c {n} /dev/zero | tr '\\0' a", "background": True})
         time.sleep(4)
         assert peaks["paused"] < RSS_LIMIT_KIB, f"bridge RSS {peaks['paused']} KiB while stdout was not read"
+        assert helper_peak[0] < RSS_LIMIT_KIB // 2, \
+            f"a helper process of the bridge grew to {helper_peak[0]} KiB: output must wait in the pipes, not in memory"
         phase[0] = "streaming"
         bridge.resume_reading()
         pid = bridge.wait_response(rid, 10)["result"]["pid"]
@@ -99,7 +115,7 @@ def test_slow_reader_memory_stays_bounded_and_nothing_is_lost(bridge):
         stop.set()
         bridge.resume_reading()
         sampler.join()
-    print(f"bridge VmRSS peaks (KiB): {peaks}")
+    print(f"bridge VmRSS peaks (KiB): {peaks}; helpers while paused: {helper_peak[0]}")
     assert bridge.output_bytes[("default", pid, "stdout")] == n
     assert max(peaks.values()) < RSS_LIMIT_KIB, f"bridge VmRSS peaks (KiB) over 64 MiB: {peaks}"
     r = bridge.ok("commands.wait", {"pid": pid})
