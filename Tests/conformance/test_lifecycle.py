@@ -10,7 +10,7 @@ import time
 import pytest
 
 import schema_check
-from conftest import _help_text, proc_stat, wait_gone
+from conftest import _help_text, children_of, proc_stat, wait_gone
 
 
 def background(bridge, cmd, **params):
@@ -30,7 +30,8 @@ def start_family(bridge):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert proc_stat(gpid).pgrp == pid and proc_stat(spid).session == spid != proc_stat(pid).session
-    return [pid, gpid, spid]
+    helpers = [c.pid for c in children_of(bridge.pid)]  # whatever the bridge runs itself (e.g. keepers)
+    return [pid, gpid, spid, *helpers]
 
 
 def test_initialize(bridge, bridge_bin):
