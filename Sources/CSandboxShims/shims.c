@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -17,6 +18,12 @@
 #include <unistd.h>
 
 int sr_errno(void) { return errno; }
+
+void sr_tune_malloc(void) {
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_ARENA_MAX, 2);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+}
 
 void sr_set_thread_name(const char *name) {
     char short_name[16];

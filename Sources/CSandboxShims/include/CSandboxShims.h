@@ -86,6 +86,10 @@ void sr_prepare_process_signals(void);
 /// Waits for SIGINT, SIGTERM or SIGHUP; returns its number.
 int sr_wait_termination_signal(void);
 
+/// Large buffers (output, outbox) are mmapped and given back when freed, and few malloc arenas
+/// are used, so that the bridge's RSS returns to its idle size after a burst of output.
+void sr_tune_malloc(void);
+
 int sr_errno(void);
 /// Names the calling thread (up to 15 bytes), for ps and debuggers.
 void sr_set_thread_name(const char *name);

@@ -14,6 +14,7 @@ enum EntryPoint {
             _ = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, $0.count) }
             exit(status)
         case .run(let options):
+            sr_tune_malloc()
             sr_prepare_process_signals()
             do {
                 try Server(options: options).run()

@@ -60,7 +60,8 @@ actor Supervisor: ReactorDelegate {
     var paused = false
     var deferredFinalizations: [(sandboxId: String, pid: Int)] = []
     let readBuffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 256 * 1024)
-    var scratch: [UInt8] = []
+    /// Where output notifications are encoded before they are copied into the outbox.
+    var scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 256 * 1024 * UTF8Sanitizer.maxExpansion + 4096)
     let devNull: Int32
     private static let waiterIDs = Atomic<Int>(1)
 
@@ -69,7 +70,6 @@ actor Supervisor: ReactorDelegate {
         self.outbox = outbox
         self.logger = logger
         self.devNull = try syscall("open(/dev/null)") { open("/dev/null", O_RDONLY | O_CLOEXEC) }
-        scratch.reserveCapacity(512 * 1024)
     }
 
     /// Wires the reactor to this supervisor and the outbox's drain signal to `resumeReading`.
@@ -101,6 +101,7 @@ actor Supervisor: ReactorDelegate {
     }
 
     func process(_ sandboxId: String, _ pid: Int) throws(RPCError) -> ManagedProcess {
+        guard pid > 0 else { throw .invalidParams(field: "pid", reason: "must be a positive integer") }
         guard let process = try state(sandboxId).processes[pid] else { throw .processNotFound(pid: pid) }
         return process
     }
@@ -229,8 +230,13 @@ actor Supervisor: ReactorDelegate {
     private func cancelWaiter(sandboxId: String, pid: Int, waiter: Int, kill: Bool) {
         guard let process = sandboxes[sandboxId]?.processes[pid],
               let continuation = process.waiters.removeValue(forKey: waiter) else { return }
-        if kill { signalGroup(process, SIGKILL) }
-        continuation.resume(throwing: RPCError.requestCancelled)
+        if kill && process.isRunning {
+            // Answered when the exit has been reported, after the run's last notification.
+            process.cancelledWaiters[waiter] = continuation
+            signalGroup(process, SIGKILL)
+        } else {
+            continuation.resume(throwing: RPCError.requestCancelled)
+        }
     }
 
     // MARK: Signals
