@@ -13,69 +13,114 @@ public enum UTF8Sanitizer {
         _ source: UnsafeBufferPointer<UInt8>, final: Bool, into destination: UnsafeMutablePointer<UInt8>
     ) -> (written: Int, consumed: Int) {
         guard let src = source.baseAddress else { return (0, 0) }
-        let count = source.count
-        let dst = destination
-        var i = 0
-        var w = 0
-        while i < count {
-            // Eight plain ASCII bytes at a time: no control, quote, backslash or high bit.
-            if i + 8 <= count {
-                let word = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
-                if !needsEscaping(word) {
-                    UnsafeMutableRawPointer(dst + w).storeBytes(of: word, as: UInt64.self)
-                    i += 8
-                    w += 8
-                    continue
+        return byteClasses.withUnsafeBufferPointer { classes in
+            let count = source.count
+            let dst = destination
+            var i = 0
+            var w = 0
+            while i < count {
+                var end = count
+                if i + 8 <= count {
+                    // Eight plain ASCII bytes at a time: no control, quote, backslash or high bit.
+                    let word = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+                    if !needsEscaping(word) {
+                        UnsafeMutableRawPointer(dst + w).storeBytes(of: word, as: UInt64.self)
+                        i += 8
+                        w += 8
+                        continue
+                    }
+                    end = i + 8
+                }
+                while i < end {
+                    let byte = src[i]
+                    let kind = classes[Int(byte)]
+                    if kind == plain {
+                        dst[w] = byte
+                        w += 1
+                        i += 1
+                    } else if kind >= 0x20 {  // a two-character escape: the letter after the backslash
+                        dst[w] = 0x5C
+                        dst[w + 1] = kind
+                        w += 2
+                        i += 1
+                    } else if kind == control {
+                        w += writeUnicodeEscape(byte, to: dst + w)
+                        i += 1
+                    } else {
+                        switch copySequence(src + i, available: count - i, final: final, to: dst + w) {
+                        case .incomplete: return (w, i)
+                        case .copied(let length):
+                            w += length
+                            i += length
+                        case .replaced(let length):
+                            dst[w] = 0xEF
+                            dst[w + 1] = 0xBF
+                            dst[w + 2] = 0xBD
+                            w += 3
+                            i += length
+                        }
+                    }
                 }
             }
-            let lead = src[i]
-            if lead < 0x80 {
-                if lead >= 0x20 && lead != 0x22 && lead != 0x5C {
-                    dst[w] = lead
-                    w += 1
-                } else {
-                    w += writeEscape(lead, to: dst + w)
-                }
-                i += 1
-                continue
-            }
-            let length: Int
-            var low: UInt8 = 0x80
-            var high: UInt8 = 0xBF
-            switch lead {
-            case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; low = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; high = 0x9F
-            case 0xF0: length = 4; low = 0x90
-            case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; high = 0x8F
-            default: length = 0
-            }
-            var valid = length > 0 ? 1 : 0  // bytes of the sequence seen valid so far
-            while valid > 0 && valid < length {
-                if i + valid >= count {
-                    if !final { return (w, i) }
-                    break
-                }
-                let byte = src[i + valid]
-                let ok = valid == 1 ? (byte >= low && byte <= high) : (byte >= 0x80 && byte <= 0xBF)
-                if !ok { break }
-                valid += 1
-            }
-            if length > 0 && valid == length {
-                for k in 0..<length { dst[w + k] = src[i + k] }
-                w += length
-                i += length
-                continue
-            }
-            dst[w] = 0xEF
-            dst[w + 1] = 0xBF
-            dst[w + 2] = 0xBD
-            w += 3
-            i += max(valid, 1)
+            return (w, count)
         }
-        return (w, count)
+    }
+
+    private static let plain: UInt8 = 0
+    private static let control: UInt8 = 1
+    private static let nonASCII: UInt8 = 2
+
+    /// For each byte: plain, control (`\u00XX`), non-ASCII, or the letter of its short escape.
+    private static let byteClasses: [UInt8] = (0...255).map { (byte: Int) -> UInt8 in
+        switch byte {
+        case 0x22: 0x22
+        case 0x5C: 0x5C
+        case 0x0A: UInt8(ascii: "n")
+        case 0x0D: UInt8(ascii: "r")
+        case 0x09: UInt8(ascii: "t")
+        case 0x08: UInt8(ascii: "b")
+        case 0x0C: UInt8(ascii: "f")
+        case 0..<0x20: control
+        case 0x80...: nonASCII
+        default: plain
+        }
+    }
+
+    private enum Sequence {
+        case copied(Int)
+        case replaced(Int)  // this many bytes become one U+FFFD
+        case incomplete  // the chunk ends inside the character
+    }
+
+    /// Validates the multi-byte sequence at `src` and copies it when it is whole and valid.
+    @inline(__always)
+    private static func copySequence(
+        _ src: UnsafePointer<UInt8>, available: Int, final: Bool, to dst: UnsafeMutablePointer<UInt8>
+    ) -> Sequence {
+        let lead = src[0]
+        let length: Int
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; high = 0x9F
+        case 0xF0: length = 4; low = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; high = 0x8F
+        default: return .replaced(1)
+        }
+        var valid = 1  // bytes of the sequence seen valid so far
+        while valid < length {
+            if valid >= available { return final ? .replaced(valid) : .incomplete }
+            let byte = src[valid]
+            let ok = valid == 1 ? (byte >= low && byte <= high) : (byte >= 0x80 && byte <= 0xBF)
+            if !ok { return .replaced(valid) }
+            valid += 1
+        }
+        for k in 0..<length { dst[k] = src[k] }
+        return .copied(length)
     }
 
     /// The same, appending to an array; returns the bytes consumed.
@@ -104,25 +149,14 @@ public enum UTF8Sanitizer {
     }
 
     @inline(__always)
-    static func writeEscape(_ byte: UInt8, to dst: UnsafeMutablePointer<UInt8>) -> Int {
+    static func writeUnicodeEscape(_ byte: UInt8, to dst: UnsafeMutablePointer<UInt8>) -> Int {
+        let hex: StaticString = "0123456789abcdef"
         dst[0] = 0x5C
-        switch byte {
-        case 0x22: dst[1] = 0x22
-        case 0x5C: dst[1] = 0x5C
-        case 0x0A: dst[1] = UInt8(ascii: "n")
-        case 0x0D: dst[1] = UInt8(ascii: "r")
-        case 0x09: dst[1] = UInt8(ascii: "t")
-        case 0x08: dst[1] = UInt8(ascii: "b")
-        case 0x0C: dst[1] = UInt8(ascii: "f")
-        default:
-            let hex: StaticString = "0123456789abcdef"
-            dst[1] = UInt8(ascii: "u")
-            dst[2] = 0x30
-            dst[3] = 0x30
-            dst[4] = hex.utf8Start[Int(byte >> 4)]
-            dst[5] = hex.utf8Start[Int(byte & 0xF)]
-            return 6
-        }
-        return 2
+        dst[1] = UInt8(ascii: "u")
+        dst[2] = 0x30
+        dst[3] = 0x30
+        dst[4] = hex.utf8Start[Int(byte >> 4)]
+        dst[5] = hex.utf8Start[Int(byte & 0xF)]
+        return 6
     }
 }
