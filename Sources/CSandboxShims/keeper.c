@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,6 +102,7 @@ static void child_fail(const char *what) {
     _exit(127);
 }
 
+/// Runs in the vfork child: system calls only, then exec or _exit; it never returns.
 static void run_child(const struct sr_spawn_header *h, char *cwd, char **argv, char **envp, const int *fds) {
     setsid();
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -118,9 +120,10 @@ static void run_child(const struct sr_spawn_header *h, char *cwd, char **argv, c
         if (ioctl(0, TIOCSCTTY, 0) < 0) child_fail("controlling terminal");
     }
     if (h->flags & SR_SPAWN_SET_USER) {
+        // Raw system calls: glibc's wrappers would try to change every thread of the (shared) keeper.
         gid_t gid = (gid_t)h->gid;
-        if (setgroups(1, &gid) < 0 || setgid(gid) < 0) child_fail("setgid");
-        if (setuid((uid_t)h->uid) < 0) child_fail("setuid");
+        if (syscall(SYS_setgroups, 1, &gid) < 0 || syscall(SYS_setgid, gid) < 0) child_fail("setgid");
+        if (syscall(SYS_setuid, (uid_t)h->uid) < 0) child_fail("setuid");
     }
     if (chdir(cwd) < 0) child_fail(cwd);
     sigset_t none;
@@ -158,7 +161,8 @@ static void handle_spawn(char *message, size_t len, const int *fds, int nfds) {
     envp[h.envc] = NULL;
     char *saved = argv[h.argc];
     argv[h.argc] = NULL;
-    pid_t pid = fork();
+    // vfork: no page tables to copy; the child only makes system calls until it execs or exits.
+    pid_t pid = vfork();
     if (pid == 0) run_child(&h, strings[0], argv, envp, fds);
     argv[h.argc] = saved;
     int err = errno;
