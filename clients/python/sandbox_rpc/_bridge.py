@@ -76,7 +76,18 @@ def find_bridge(explicit: Optional[str] = None) -> str:
     on_path = shutil.which("sandbox-rpc")
     if on_path:
         return on_path
-    starts = [Path(__file__).resolve().parent, Path.cwd().resolve()]
+    in_checkout = checkout_bridge([Path(__file__).resolve().parent, Path.cwd().resolve()])
+    if in_checkout:
+        return in_checkout
+    raise SandboxException(
+        "sandbox-rpc binary not found: set SANDBOX_RPC_BIN, put sandbox-rpc on PATH, "
+        "or build it in the checkout with `swift build -c release`"
+    )
+
+
+def checkout_bridge(starts: Sequence[Path]) -> Optional[str]:
+    """The first `.build/release/sandbox-rpc`, then `.build/debug/sandbox-rpc`, of a Swift
+    checkout (a directory with Package.swift) at or above one of `starts`."""
     seen = set()
     for start in starts:
         for root in (start, *start.parents):
@@ -89,10 +100,7 @@ def find_bridge(explicit: Optional[str] = None) -> str:
                 binary = root / ".build" / config / "sandbox-rpc"
                 if os.access(binary, os.X_OK):
                     return str(binary)
-    raise SandboxException(
-        "sandbox-rpc binary not found: set SANDBOX_RPC_BIN, put sandbox-rpc on PATH, "
-        "or build it in the checkout with `swift build -c release`"
-    )
+    return None
 
 
 class _Dispatcher:
@@ -164,6 +172,7 @@ class Bridge:
         self._exited = threading.Event()
         self._exit_callbacks: List[Callable[[], None]] = []
         self._dispatcher: Optional[_Dispatcher] = None
+        self._dispatch_closed = False
         self.returncode: Optional[int] = None
         self._reader = threading.Thread(
             target=self._read_loop, name=f"sandbox-rpc-reader-{self.pid}", daemon=True
@@ -431,10 +440,12 @@ class Bridge:
     def dispatch(self, fn: Callable[..., None], *args: Any) -> None:
         """Runs `fn(*args)` on the dispatcher thread, after everything dispatched before."""
         with self._lock:
-            if self._dispatcher is None:
-                self._dispatcher = _Dispatcher(f"sandbox-rpc-callbacks-{self.pid}")
-            dispatcher = self._dispatcher
-        dispatcher.put(fn, args)
+            if not self._dispatch_closed:
+                if self._dispatcher is None:
+                    self._dispatcher = _Dispatcher(f"sandbox-rpc-callbacks-{self.pid}")
+                self._dispatcher.put(fn, args)
+                return
+        fn(*args)  # the bridge is gone and its dispatcher stopped: nothing else can be queued
 
     # --- the reader thread ------------------------------------------------------------------
 
@@ -550,12 +561,14 @@ class Bridge:
             self._pending.clear()
             subs = [s for group in self._subscribers.values() for s in group]
             self._subscribers.clear()
-            dispatcher = self._dispatcher
         closed = {"error": {"code": -32000, "message": str(error), "data": {"kind": "BridgeClosed"}}}
         for done, _ in pending:
             done(closed, None)
         for sub in subs:
             sub.on_close(_copy_error(error))
+        with self._lock:
+            self._dispatch_closed = True
+            dispatcher = self._dispatcher
         if dispatcher is not None:
             dispatcher.stop()
         for stream in (self._proc.stdout, self._stderr):
