@@ -138,7 +138,8 @@ def test_unknown_tool_is_a_tool_error(raw):
     ("kill_process", {"pid": 1, "signal": "SIGWHATEVER"}, "signal"),
     ("read_file", {"path": "x", "offset": -1}, "offset"),
     ("list_files", {"depth": 0}, "depth"),
-    ("create_sandbox", {"isolation": "vm"}, "isolation"),
+    ("create_sandbox", {"isolation": "none"}, "isolation"),
+    ("create_sandbox", {"env": {"A=B": "1"}}, "env.A=B"),
     ("kill_sandbox", {}, "sandboxId"),
 ])
 def test_invalid_arguments_are_tool_errors_naming_the_argument(raw, name, arguments, argument):
@@ -228,3 +229,35 @@ def test_stdout_carries_only_jsonrpc(raw):
     rest = server.proc.stdout.read()
     assert rest == b""
     assert b"sandbox-rpc" in server.proc.stderr.read()  # the logs went to stderr
+
+
+def test_command_line_sets_up_the_sandbox(raw, home):
+    server = raw("--env", "GREETING=hello there", "--timeout", "1", "--tool-output-bytes", "4")
+    initialize(server, "2025-11-25")
+    result = call_tool(server, "run_command", {"command": "echo $GREETING"})
+    assert result["structuredContent"]["stdout"] == "he\n[… 8 bytes omitted …]\ne\n"
+    timed = call_tool(server, "run_command", {"command": "sleep 10"})
+    assert timed["isError"] is True and timed["structuredContent"]["timedOut"] is True
+    created = call_tool(server, "create_sandbox", {})["structuredContent"]
+    assert created["home"] != str(home)
+    other = call_tool(server, "run_command", {"command": "echo $GREETING", "sandboxId": created["sandboxId"]})
+    assert other["structuredContent"]["stdout"] == "he\n[… 8 bytes omitted …]\ne\n"
+
+
+@pytest.mark.parametrize("args, status, says", [
+    (["--help"], 0, "usage: sandbox-rpc mcp"),
+    (["--bogus"], 2, "unknown option --bogus"),
+    (["--cwd", "/no/such/dir"], 2, "not an existing directory"),
+    (["--timeout", "soon"], 2, "--timeout"),
+    (["--env", "NOEQUALS"], 2, "--env"),
+])
+def test_bad_command_lines(args, status, says):
+    import subprocess
+
+    from conftest import BIN, require
+    import os
+
+    require(os.access(BIN, os.X_OK), f"no sandbox-rpc binary at {BIN}")
+    done = subprocess.run([BIN, "mcp", *args], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    assert done.returncode == status
+    assert says in (done.stdout if status == 0 else done.stderr)

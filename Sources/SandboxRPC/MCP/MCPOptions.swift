@@ -3,8 +3,12 @@ import Protocol
 
 /// How `sandbox-rpc mcp` sets up the sandbox its tools use and what they show the model.
 struct MCPSettings: Sendable {
-    /// Options of the implicit sandbox, and the defaults of those made by `create_sandbox`.
-    var sandbox = SandboxCreate.Params()
+    /// Options of the implicit sandbox, and of those made by `create_sandbox` (but their homes).
+    var sandbox: SandboxCreate.Params = {
+        var params = SandboxCreate.Params()
+        params.network = false  // unless --allow-network
+        return params
+    }()
     /// `run_command`'s timeout when the call gives none, in seconds; 0: none.
     var commandTimeout = 300.0
     /// Bytes of each output stream a tool result shows: the start and the end of longer output.
@@ -27,6 +31,7 @@ enum MCPOptions {
           --isolation KIND        auto, none (default auto: the strongest available here)
           --cwd DIR               use DIR as the sandbox's home (default: a fresh temporary directory)
           --allow-network         let commands reach the network where the isolation could stop them
+          --env NAME=VALUE        set an environment variable for every command (repeatable)
           --memory-bytes N        memory limit of the sandbox, where the isolation enforces one
           --pids N                process limit of the sandbox, where the isolation enforces one
           --cpu-seconds S         CPU time limit of the sandbox, where the isolation enforces one
@@ -87,6 +92,12 @@ enum MCPOptions {
                 }
                 settings.sandbox.cwd = dir
             case "--allow-network": settings.sandbox.network = true
+            case "--env":
+                guard let pair = next(), let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+                    return bad("--env needs NAME=VALUE")
+                }
+                settings.sandbox.envs = (settings.sandbox.envs ?? [:]).merging(
+                    [String(pair[..<eq]): String(pair[pair.index(after: eq)...])]) { $1 }
             case "--memory-bytes":
                 guard let n = count(argument) else { return bad("--memory-bytes needs a number of bytes") }
                 limits.memoryBytes = n

@@ -3,9 +3,6 @@ import Protocol
 /// `create_sandbox`: another sandbox, beside the session's own.
 enum CreateSandbox: MCPTool {
     struct Arguments: Decodable, Sendable {
-        var isolation: Isolation?
-        var cwd: String?
-        var network: Bool?
         var env: [String: String]?
     }
 
@@ -18,19 +15,13 @@ enum CreateSandbox: MCPTool {
     static let name = "create_sandbox"
     static let title = "Create a sandbox"
     static let description = """
-        Create another sandbox, for work that must be kept apart: pass its sandboxId to the other \
-        tools. Without it they use this session's sandbox, which always exists. Kill it with \
-        kill_sandbox when done.
+        Create another sandbox, with its own home directory and processes, for work that must be \
+        kept apart: pass its sandboxId to the other tools. Without it they use this session's \
+        sandbox, which always exists. It is isolated as the session's is. Kill it with kill_sandbox \
+        when done.
         """
     static let inputSchema = Schema.object(
-        [
-            "isolation": Schema.string(
-                "How it is isolated; auto picks the strongest available here.", oneOf: Isolation.allCases.map(\.rawValue),
-                default: "auto"),
-            "cwd": Schema.string("An existing directory to use as its home. Default: a fresh empty one."),
-            "network": Schema.boolean("Whether its commands may use the network, where the isolation can stop them."),
-            "env": Schema.map(of: Schema.string("Value."), "Environment variables for all its commands."),
-        ])
+        ["env": Schema.map(of: Schema.string("Value."), "Environment variables for all its commands.")])
     static let outputSchema = Schema.object(
         [
             "sandboxId": Schema.string("Its id, for the other tools' sandboxId."),
@@ -41,21 +32,8 @@ enum CreateSandbox: MCPTool {
     static let annotations = MCP.ToolAnnotations(destructive: false, openWorld: false)
 
     static func call(_ arguments: Arguments, _ context: ToolContext) async throws -> ToolResult<Output> {
-        var params = SandboxCreate.Params()
-        params.isolation = arguments.isolation
-        params.cwd = arguments.cwd
-        params.network = arguments.network
-        params.envs = arguments.env
-        let created: SandboxCreate.Result
-        do {
-            created = try await context.sandboxes.create(params)
-        } catch RPCError.fileNotFound(let path) {
-            throw ToolError.invalidArgument("cwd", reason: "no such directory: \(path)")
-        } catch RPCError.notADirectory(let path) {
-            throw ToolError.invalidArgument("cwd", reason: "not a directory: \(path)")
-        } catch RPCError.unsupported(let reason) where arguments.isolation != nil {
-            throw ToolError.invalidArgument("isolation", reason: reason)
-        }
+        // Isolation, home and network are the host's choice (the command line), not the model's.
+        let created = try await context.sandboxes.create(envs: arguments.env)
         return ToolResult(
             output: Output(sandboxId: created.sandboxId, isolation: created.isolation, home: created.home),
             text: "created sandbox \(created.sandboxId) (isolation \(created.isolation.rawValue), home \(created.home))")

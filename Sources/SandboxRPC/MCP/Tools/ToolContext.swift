@@ -46,14 +46,13 @@ actor MCPSandboxes {
         return try await registry.sandbox(try await task.value)
     }
 
-    /// A new sandbox with the session's options, overridden by `params`' own.
-    func create(_ params: SandboxCreate.Params) async throws -> SandboxCreate.Result {
-        var merged = defaults
-        if let isolation = params.isolation { merged.isolation = isolation }
-        if let cwd = params.cwd { merged.cwd = cwd }
-        if let network = params.network { merged.network = network }
-        if let envs = params.envs { merged.envs = envs }
-        return try await registry.create(merged)
+    /// A new sandbox with the session's options but a home of its own, and `envs` beside the
+    /// session's.
+    func create(envs: [String: String]?) async throws -> SandboxCreate.Result {
+        var params = defaults
+        params.cwd = nil
+        if let envs { params.envs = (defaults.envs ?? [:]).merging(envs) { $1 } }
+        return try await registry.create(params)
     }
 
     func kill(_ id: String) async -> Bool {
