@@ -81,7 +81,10 @@ extension MCP {
                 case meta = "_meta"
             }
 
-            public init(supportedVersions: [String], capabilities: ServerCapabilities, instructions: String?, serverInfo: Implementation) throws {
+            public init(
+                supportedVersions: [String], capabilities: ServerCapabilities, instructions: String?,
+                serverInfo: Implementation
+            ) throws {
                 self.supportedVersions = supportedVersions
                 self.capabilities = capabilities
                 self.instructions = instructions

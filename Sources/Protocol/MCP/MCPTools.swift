@@ -22,7 +22,10 @@ extension MCP {
         public var outputSchema: JSONValue?
         public var annotations: ToolAnnotations?
 
-        public init(name: String, title: String?, description: String, inputSchema: JSONValue, outputSchema: JSONValue?, annotations: ToolAnnotations?) {
+        public init(
+            name: String, title: String?, description: String, inputSchema: JSONValue, outputSchema: JSONValue?,
+            annotations: ToolAnnotations?
+        ) {
             self.name = name
             self.title = title
             self.description = description

@@ -35,7 +35,9 @@ enum RunCommand: MCPTool {
             "command": Schema.string("The command line, run with bash -c."),
             "cwd": Schema.string("Working directory; relative paths start at the sandbox's home. Default: the home."),
             "env": Schema.map(of: Schema.string("Value."), "Environment variables to set for this command."),
-            "timeout": Schema.number("Seconds before the command is killed; 0 for no limit. Default: the server's (300 unless configured).", minimum: 0),
+            "timeout": Schema.number(
+                "Seconds before the command is killed; 0 for no limit. Default: the server's (300 unless configured).",
+                minimum: 0),
             "sandboxId": Schema.sandboxId,
         ],
         required: ["command"])
@@ -43,13 +45,11 @@ enum RunCommand: MCPTool {
         [
             "pid": Schema.pid,
             "exitCode": Schema.integer("Exit code; 128+n when killed by signal n."),
-            "signal": Schema.string("The signal that killed the command, such as SIGKILL; absent when it exited by itself."),
+            "signal": Schema.string("The signal that killed the command, such as SIGKILL; absent when it exited."),
             "timedOut": Schema.boolean("Whether the command was killed because its timeout passed."),
             "stdout": Schema.string("Standard output (start and end only when long)."),
             "stderr": Schema.string("Standard error (start and end only when long)."),
-            "truncated": Schema.object(
-                ["stdout": Schema.integer("Bytes of stdout left out.", minimum: 0), "stderr": Schema.integer("Bytes of stderr left out.", minimum: 0)],
-                required: ["stdout", "stderr"], description: "How many bytes of each stream were left out of the middle."),
+            "truncated": Schema.omittedBytes,
             "durationSeconds": Schema.number("How long the command ran.", minimum: 0),
         ],
         required: ["pid", "exitCode", "timedOut", "stdout", "stderr", "truncated", "durationSeconds"])
@@ -78,7 +78,8 @@ enum RunCommand: MCPTool {
             }
             throw error
         }
-        let snapshot = try await process.sandbox.snapshot(pid: process.pid, since: .zero, budget: context.settings.outputBytes)
+        let snapshot = try await process.sandbox.snapshot(
+            pid: process.pid, since: .zero, budget: context.settings.outputBytes)
         let stdout = OutputText.render(snapshot.stdout, complete: true)
         let stderr = OutputText.render(snapshot.stderr, complete: true)
         let exitCode = snapshot.exitCode ?? -1
@@ -91,7 +92,8 @@ enum RunCommand: MCPTool {
         var status = "exit code \(exitCode)"
         if let signal = snapshot.signal { status += " (killed by \(signal))" }
         if timedOut { status = "timed out after \(CommandLauncher.seconds(timeout)) s and was killed; \(status)" }
-        return ToolResult(output: output, text: CommandLauncher.describe(stdout: stdout.text, stderr: stderr.text, status: status), isError: timedOut)
+        let text = CommandLauncher.describe(stdout: stdout.text, stderr: stderr.text, status: status)
+        return ToolResult(output: output, text: text, isError: timedOut)
     }
 }
 
@@ -155,7 +157,9 @@ enum CommandLauncher {
         context: ToolContext
     ) async throws -> Started {
         guard !command.allSatisfy(\.isWhitespace) else { throw ToolError.invalidArgument("command", reason: "is empty") }
-        guard timeout >= 0, timeout.isFinite else { throw ToolError.invalidArgument("timeout", reason: "must be a number of seconds >= 0") }
+        guard timeout >= 0, timeout.isFinite else {
+            throw ToolError.invalidArgument("timeout", reason: "must be a number of seconds >= 0")
+        }
         let sandbox = try await context.sandboxes.sandbox(sandboxId)
         var params = CommandsRun.Params(cmd: command)
         params.background = true

@@ -33,9 +33,8 @@ enum ReadOutput: MCPTool {
     static let inputSchema = Schema.object(
         [
             "pid": Schema.pid,
-            "since": Schema.object(
-                ["stdout": Schema.integer("Byte offset into stdout.", minimum: 0), "stderr": Schema.integer("Byte offset into stderr.", minimum: 0)],
-                required: ["stdout", "stderr"],
+            "since": Schema.perStream(
+                "Byte offset into",
                 description: "Read from these byte offsets (a previous result's `next`). Default: where your last read ended."),
             "wait": Schema.number("Seconds to wait for the process to exit before reading. Default: 0.", minimum: 0),
             "sandboxId": Schema.sandboxId,
@@ -50,12 +49,9 @@ enum ReadOutput: MCPTool {
             "error": Schema.string("Why it was killed other than by a signal you sent: Timeout or SandboxKilled."),
             "stdout": Schema.string("New standard output (start and end only when long)."),
             "stderr": Schema.string("New standard error (start and end only when long)."),
-            "next": Schema.object(
-                ["stdout": Schema.integer("Byte offset into stdout.", minimum: 0), "stderr": Schema.integer("Byte offset into stderr.", minimum: 0)],
-                required: ["stdout", "stderr"], description: "Where this read ended: pass as `since` to read on from here."),
-            "truncated": Schema.object(
-                ["stdout": Schema.integer("Bytes of stdout left out.", minimum: 0), "stderr": Schema.integer("Bytes of stderr left out.", minimum: 0)],
-                required: ["stdout", "stderr"], description: "How many bytes of each stream were left out of the middle."),
+            "next": Schema.perStream(
+                "Byte offset into", description: "Where this read ended: pass as `since` to read on from here."),
+            "truncated": Schema.omittedBytes,
         ],
         required: ["pid", "running", "stdout", "stderr", "next", "truncated"])
     static let annotations = MCP.ToolAnnotations(readOnly: true, openWorld: false)
@@ -81,7 +77,8 @@ enum ReadOutput: MCPTool {
         }
         let budget = context.settings.outputBytes
         let cursor = await context.sandboxes.cursor(sandboxId: sandbox.id, pid: pid)
-        var snapshot = try await sandbox.snapshot(pid: pid, since: arguments.since ?? cursor?.offsets ?? .zero, budget: budget)
+        let since = arguments.since ?? cursor?.offsets ?? .zero
+        var snapshot = try await sandbox.snapshot(pid: pid, since: since, budget: budget)
         if arguments.since == nil, let cursor, cursor.startedAt != snapshot.startedAt {
             snapshot = try await sandbox.snapshot(pid: pid, since: .zero, budget: budget)  // another process now
         }
@@ -251,12 +248,14 @@ enum ListProcesses: MCPTool {
         let sandbox = try await context.sandboxes.sandbox(arguments.sandboxId)
         let now = Clock.epochSeconds()
         let processes = try await sandbox.list().map {
-            Process(pid: $0.pid, command: $0.cmd, cwd: $0.cwd, runningSeconds: max(0, ((now - $0.startedAt) * 10).rounded() / 10))
+            Process(
+                pid: $0.pid, command: $0.cmd, cwd: $0.cwd, runningSeconds: max(0, ((now - $0.startedAt) * 10).rounded() / 10))
         }
         let text = processes.isEmpty
             ? "no processes are running"
-            : processes.map { "pid \($0.pid), running \(CommandLauncher.seconds($0.runningSeconds)) s in \($0.cwd): \($0.command)" }
-                .joined(separator: "\n")
+            : processes.map {
+                "pid \($0.pid), running \(CommandLauncher.seconds($0.runningSeconds)) s in \($0.cwd): \($0.command)"
+            }.joined(separator: "\n")
         return ToolResult(output: Output(processes: processes), text: text)
     }
 }

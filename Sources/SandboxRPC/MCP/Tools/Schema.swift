@@ -60,7 +60,11 @@ enum Schema {
     // Properties several tools share.
     static let sandboxId = string("The sandbox to use, from create_sandbox. Default: this session's sandbox.")
     static let pid = integer("A process id from start_command or list_processes.", minimum: 1)
-    static let streamCounts = object(
-        ["stdout": integer("For stdout.", minimum: 0), "stderr": integer("For stderr.", minimum: 0)],
-        required: ["stdout", "stderr"])
+    /// A number for each output stream: `{stdout, stderr}`.
+    static func perStream(_ what: String, description: String) -> JSONValue {
+        object(
+            ["stdout": integer("\(what) stdout.", minimum: 0), "stderr": integer("\(what) stderr.", minimum: 0)],
+            required: ["stdout", "stderr"], description: description)
+    }
+    static let omittedBytes = perStream("Bytes left out of", description: "How many bytes of each stream were left out of the middle.")
 }
