@@ -4,17 +4,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int sr_errno(void) { return errno; }
+
+void sr_tune_malloc(void) {
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_ARENA_MAX, 2);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+}
 
 void sr_set_thread_name(const char *name) {
     char short_name[16];
@@ -118,6 +127,33 @@ int sr_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int tim
         events[i] = evs[i].events;
     }
     return n;
+}
+
+int sr_open_pty(int *master, int *slave, unsigned short rows, unsigned short cols) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return errno;
+    char name[128];
+    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0) {
+        int err = errno;
+        close(m);
+        return err;
+    }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+        int err = errno;
+        close(m);
+        return err;
+    }
+    struct winsize ws = {.ws_row = rows, .ws_col = cols};
+    ioctl(m, TIOCSWINSZ, &ws);
+    *master = m;
+    *slave = s;
+    return 0;
+}
+
+int sr_set_window_size(int fd, unsigned short rows, unsigned short cols) {
+    struct winsize ws = {.ws_row = rows, .ws_col = cols};
+    return ioctl(fd, TIOCSWINSZ, &ws) < 0 ? errno : 0;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {

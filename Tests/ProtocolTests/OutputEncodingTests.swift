@@ -71,3 +71,35 @@ import Testing
         #expect(value["params"]?["data"] == .string("/wDi"))
     }
 }
+
+@Suite struct UTF8SanitizerFuzzTests {
+    /// The word-at-a-time fast path must agree with the reference (Swift's own decoding, then
+    /// ordinary JSON escaping) on every input, whole or split at any point.
+    @Test func agreesWithTheReferenceOnRandomInput() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = Array("abc \"\\\n\t".utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xBF, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x98, 0x80, 0xFF, 0xED, 0xA0]
+        for _ in 0..<2000 {
+            let count = Int(rng.next() % 40)
+            let bytes = (0..<count).map { _ in
+                rng.next() % 3 == 0 ? alphabet[Int(rng.next() % UInt64(alphabet.count))] : UInt8(ascii: "x")
+            }
+            let expected = String(JSONWriter.string(.string(String(decoding: bytes, as: UTF8.self))).dropFirst().dropLast())
+            var whole: [UInt8] = []
+            bytes.withUnsafeBufferPointer { UTF8Sanitizer.appendEscaped($0, final: true, into: &whole) }
+            #expect(String(decoding: whole, as: UTF8.self) == expected, "\(bytes)")
+
+            // Split anywhere: the carry makes the result identical when no character is invalid.
+            if String(validating: bytes, as: UTF8.self) != nil, count > 0 {
+                let cut = Int(rng.next() % UInt64(count))
+                var out: [UInt8] = []
+                var carry: [UInt8] = []
+                for (index, part) in [Array(bytes[..<cut]), Array(bytes[cut...])].enumerated() {
+                    let chunk = carry + part
+                    let consumed = chunk.withUnsafeBufferPointer { UTF8Sanitizer.appendEscaped($0, final: index == 1, into: &out) }
+                    carry = Array(chunk[consumed...])
+                }
+                #expect(String(decoding: out, as: UTF8.self) == expected, "\(bytes) cut at \(cut)")
+            }
+        }
+    }
+}

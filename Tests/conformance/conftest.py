@@ -68,7 +68,8 @@ def is_gone(pid: int, starttime: int | None = None) -> bool:
 
 def wait_gone(pids, timeout: float = 5.0) -> list[int]:
     """Poll /proc until every pid is gone; returns those still running after timeout."""
-    starts = {p: (proc_stat(p).starttime if proc_stat(p) else None) for p in pids}
+    stats = {p: proc_stat(p) for p in pids}
+    starts = {p: (st.starttime if st else None) for p, st in stats.items()}
     deadline = time.monotonic() + timeout
     while True:
         alive = [p for p in pids if not is_gone(p, starts[p])]

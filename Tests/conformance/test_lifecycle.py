@@ -10,7 +10,7 @@ import time
 import pytest
 
 import schema_check
-from conftest import _help_text, proc_stat, wait_gone
+from conftest import _help_text, children_of, proc_stat, wait_gone
 
 
 def background(bridge, cmd, **params):
@@ -30,7 +30,8 @@ def start_family(bridge):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert proc_stat(gpid).pgrp == pid and proc_stat(spid).session == spid != proc_stat(pid).session
-    return [pid, gpid, spid]
+    helpers = [c.pid for c in children_of(bridge.pid)]  # whatever the bridge runs itself (e.g. keepers)
+    return [pid, gpid, spid, *helpers]
 
 
 def test_initialize(bridge, bridge_bin):
@@ -106,32 +107,32 @@ def test_eof_grace_passes_then_everything_is_killed(make_bridge, bridge_bin):
     assert 0.8 <= time.monotonic() - t0 < 4
     assert wait_gone([pid, gpid], 5) == []
     bridge.join_reader()
-    del rid
+    err = bridge.wait_response(rid)["error"]
+    assert (err["code"], err["data"]) == (-32012, {"kind": "SandboxKilled", "sandboxId": "default", "pid": pid}), \
+        "a request still running when the grace ends is answered before the exit"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_sigint_kill_everything_and_exit_0(bridge, sig):
     pids = start_family(bridge)
-    rid = bridge.request("commands.run", {"cmd": "sleep 1000"})
+    bridge.request("commands.run", {"cmd": "sleep 1000"})
     time.sleep(0.2)
     t0 = time.monotonic()
     bridge.proc.send_signal(sig)
     assert bridge.wait_exit(10) == 0
     assert time.monotonic() - t0 < 3, "signals kill at once (no EOF grace)"
     assert wait_gone(pids, 5) == []
-    del rid
 
 
 def test_sigkill_of_bridge_leaves_no_survivors(bridge):
     pids = start_family(bridge)
-    fg = bridge.request("commands.run", {"cmd": "sleep 1000 & echo $!; wait", "stream": True})
+    bridge.request("commands.run", {"cmd": "sleep 1000 & echo $!; wait", "stream": True})
     rec = bridge.wait_for(lambda m: isinstance(m, dict) and m.get("method") == "commands.output"
                           and m["params"]["pid"] not in pids, what="output of the foreground run")
     pids += [rec.msg["params"]["pid"], int(rec.msg["params"]["data"].split("\n")[0])]
     bridge.proc.kill()
     bridge.proc.wait(10)
     assert wait_gone(pids, 5) == [], "commands, grandchildren and setsid'd descendants die with the bridge"
-    del fg
 
 
 def test_stdout_carries_nothing_but_protocol_with_debug_logging(make_bridge):

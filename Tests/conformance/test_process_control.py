@@ -246,6 +246,19 @@ def test_connect_while_connected_does_not_double_the_stream(bridge):
     assert len(bridge.notifications("commands.exit", pid)) == 1
 
 
+def test_connect_starts_streaming_a_process_run_without_stream(bridge):
+    pid = background(bridge, "cat", stdin=True, stream=False)
+    bridge.ok("commands.sendStdin", {"pid": pid, "data": "a\n"})
+    time.sleep(0.3)  # cat echoes "a" while nobody is subscribed
+    assert bridge.notifications(pid=pid) == []
+    assert bridge.ok("commands.connect", {"pid": pid}) == {"pid": pid, "stdout": "a\n", "stderr": ""}
+    bridge.ok("commands.sendStdin", {"pid": pid, "data": "b\n"})
+    bridge.wait_output(pid, "b\n")
+    bridge.ok("commands.closeStdin", {"pid": pid})
+    assert bridge.wait_exit_notification(pid).msg["params"] == {"sandboxId": "default", "pid": pid, "exitCode": 0}
+    assert bridge.output_text(pid) == "b\n"
+
+
 def test_connect_to_exited_unwaited_process(bridge):
     pid = background(bridge, "echo out; echo err >&2", stream=False)
     deadline = time.monotonic() + 5
@@ -303,18 +316,24 @@ def test_wait_timeout_leaves_process_running(bridge):
 
 def test_last_1024_exited_processes_are_remembered(bridge):
     sid = bridge.ok("sandbox.create", {"isolation": "none"})["sandboxId"]
-    ids = [bridge.request("commands.run", {"cmd": "true", "background": True, "stream": False, "sandboxId": sid})
-           for _ in range(1025)]
-    pids = [bridge.wait_response(rid, 60)["result"]["pid"] for rid in ids]
-    deadline = time.monotonic() + 30
-    while bridge.ok("commands.list", {"sandboxId": sid})["processes"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    assert bridge.ok("commands.wait", {"pid": pids[-1], "sandboxId": sid}) == {
-        "pid": pids[-1], "stdout": "", "stderr": "", "exitCode": 0}
-    assert bridge.ok("commands.wait", {"pid": pids[1], "sandboxId": sid})["exitCode"] == 0
-    err = bridge.err("commands.wait", {"pid": pids[0], "sandboxId": sid})
-    assert (err["code"], err["data"]) == (-32002, {"kind": "ProcessNotFound", "pid": pids[0]})
+
+    def start_all(n):
+        ids = [bridge.request("commands.run", {"cmd": "true", "background": True, "stream": False, "sandboxId": sid})
+               for _ in range(n)]
+        pids = [bridge.wait_response(rid, 60)["result"]["pid"] for rid in ids]
+        deadline = time.monotonic() + 30
+        while bridge.ok("commands.list", {"sandboxId": sid})["processes"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        return pids
+
+    oldest = start_all(1)[0]  # exits before any of the next 1024 starts
+    newer = start_all(1024)
+    for pid in (newer[0], newer[-1]):
+        assert bridge.ok("commands.wait", {"pid": pid, "sandboxId": sid}) == {
+            "pid": pid, "stdout": "", "stderr": "", "exitCode": 0}
+    err = bridge.err("commands.wait", {"pid": oldest, "sandboxId": sid})
+    assert (err["code"], err["data"]) == (-32002, {"kind": "ProcessNotFound", "pid": oldest})
 
 
 def test_wait_unknown_pid(bridge):
@@ -481,6 +500,33 @@ def test_concurrent_streams_are_demultiplexed_exactly(bridge):
     for pid, k in pids.items():
         assert bridge.output_text(pid) == "".join(f"p{k}-{i}\n" for i in range(1, 5001))
         assert bridge.output_text(pid, "stderr") == f"e{k}\n"
+
+
+def test_streamed_foreground_timeout_exit_precedes_error(bridge):
+    rid = bridge.request("commands.run", {"cmd": "echo x; sleep 100", "stream": True, "timeout": 0.5})
+    err = bridge.wait_response(rid)["error"]
+    pid, sig = err["data"]["pid"], err["data"]["signal"]
+    assert (err["code"], err["data"]) == (-32003, {"kind": "Timeout", "pid": pid, "stdout": "x\n", "stderr": "",
+                                                   "exitCode": 128 + signum(sig), "signal": sig})
+    time.sleep(0.3)
+    recs = pid_records(bridge, pid)
+    assert [r.msg["method"] for r in recs] == ["commands.output", "commands.exit"]
+    assert recs[-1].msg["params"] == {"sandboxId": "default", "pid": pid, "exitCode": 128 + signum(sig), "signal": sig,
+                                      "error": "Timeout"}
+    assert recs[-1].index < bridge.response_record(rid).index
+
+
+def test_cancelled_streamed_run_reports_its_exit_before_the_response(bridge):
+    rid = bridge.request("commands.run", {"cmd": "echo y; sleep 100", "stream": True})
+    rec = bridge.wait_for(lambda m: isinstance(m, dict) and m.get("method") == "commands.output", what="output")
+    pid = rec.msg["params"]["pid"]
+    bridge.notify("$/cancelRequest", {"id": rid})
+    assert bridge.wait_response(rid)["error"]["code"] == -32800
+    time.sleep(0.3)
+    exits = [r for r in pid_records(bridge, pid) if r.msg["method"] == "commands.exit"]
+    assert len(exits) == 1 and exits[0].index < bridge.response_record(rid).index
+    p = exits[0].msg["params"]
+    assert p["exitCode"] == 128 + signum(p["signal"])
 
 
 def test_background_without_stream_sends_nothing(bridge):

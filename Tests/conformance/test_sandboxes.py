@@ -150,3 +150,16 @@ def test_pid_is_looked_up_only_in_its_sandbox(bridge):
     assert pid not in [p["pid"] for p in bridge.ok("commands.list", {"sandboxId": b})["processes"]]
     assert is_running(pid)
     assert bridge.ok("commands.kill", {"pid": pid, "sandboxId": a}) == {"killed": True}
+
+
+def test_streamed_run_in_killed_sandbox_reports_exit_before_its_error(bridge):
+    sid = create(bridge)["sandboxId"]
+    rid = bridge.request("commands.run", {"cmd": "echo y; sleep 100", "stream": True, "sandboxId": sid})
+    rec = bridge.wait_for(lambda m: isinstance(m, dict) and m.get("method") == "commands.output", what="output")
+    pid = rec.msg["params"]["pid"]
+    assert bridge.ok("sandbox.kill", {"sandboxId": sid}) == {"killed": True}
+    err = bridge.wait_response(rid)["error"]
+    assert (err["code"], err["data"]) == (-32012, {"kind": "SandboxKilled", "sandboxId": sid, "pid": pid})
+    ex = bridge.wait_exit_notification(pid, sandbox_id=sid)
+    assert ex.index < bridge.response_record(rid).index, "a foreground run's notifications precede its response"
+    assert ex.msg["params"]["error"] == "SandboxKilled"

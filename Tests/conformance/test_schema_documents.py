@@ -152,3 +152,18 @@ def test_parse_line_is_strict():
         with pytest.raises(ValueError):
             schema_check.parse_line(bad)
     assert json.loads('"\\ufffd"') == "\ufffd"
+
+
+def test_openrpc_params_and_errors_match_the_schema():
+    errors = P.openrpc["components"]["errors"]
+    for m in P.openrpc["methods"]:
+        params_def = P.defs[m["x-paramsSchema"]["$ref"].rsplit("/", 1)[1]]
+        if "$ref" in params_def:
+            params_def = P.defs[params_def["$ref"].rsplit("/", 1)[1]]
+        props = params_def.get("properties", {})
+        assert [p["name"] for p in m["params"]] == list(props), m["name"]
+        assert {p["name"] for p in m["params"] if p["required"]} == set(params_def.get("required", [])), m["name"]
+        for e in m.get("errors", []):
+            assert e["$ref"].rsplit("/", 1)[1] in errors, (m["name"], e)
+        if m["name"] in P.methods:
+            assert (-32602, "InvalidParams") in P.methods[m["name"]]["errors"], m["name"]

@@ -228,7 +228,7 @@ class Bridge:
             await p.proc.wait()
         await pumps
         result = p.result()
-        if background and p.stream:
+        if p.stream:  # also for a foreground run: before its response
             params = {"sandboxId": p.sandbox.id, "pid": p.pid, "exitCode": result["exitCode"]}
             if "signal" in result:
                 params["signal"] = result["signal"]
@@ -266,6 +266,8 @@ class Bridge:
             start_new_session=True, cwd=cwd, env=self.env_for(sb, params.get("envs")))
         p = Proc(sb, proc, cmd, stream, max_output)
         sb.procs[p.pid] = p
+        if self.shutting_down:  # spawned while shutdown was killing everything
+            self.killpg(p.pid, signal.SIGKILL)
         if len(sb.procs) > 1024 + 4096:
             self.forget_exited(sb)
         if background:

@@ -215,6 +215,16 @@ function startProcess(sb, params) {
     });
   });
   p.done.catch(() => {});
+  // With stream on, commands.exit follows the outputs; registered first, so for a foreground
+  // run it is written before the response.
+  p.done.then((res) => {
+    if (!p.stream) return;
+    const exit = { sandboxId: sb.id, pid: p.pid, exitCode: res.exitCode };
+    if (res.signal) exit.signal = res.signal;
+    if (p.timedOut) exit.error = "Timeout";
+    else if (p.killedBySandbox) exit.error = "SandboxKilled";
+    send({ jsonrpc: "2.0", method: "commands.exit", params: exit });
+  }, () => {});
   if (timeout > 0) {
     p.timer = setTimeout(() => {
       p.timedOut = true;
@@ -263,14 +273,6 @@ const methods = {
     const p = startProcess(sb, params);
     if (p.background) {
       respond(id, { pid: p.pid }); // before any notification of that pid
-      p.done.then((res) => {
-        if (!p.stream) return;
-        const exit = { sandboxId: sb.id, pid: p.pid, exitCode: res.exitCode };
-        if (res.signal) exit.signal = res.signal;
-        if (p.timedOut) exit.error = "Timeout";
-        else if (p.killedBySandbox) exit.error = "SandboxKilled";
-        send({ jsonrpc: "2.0", method: "commands.exit", params: exit });
-      });
       return undefined;
     }
     const res = await p.done;

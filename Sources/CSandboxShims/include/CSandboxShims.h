@@ -71,6 +71,12 @@ int sr_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
 /// Waits for events; fills `tokens` and `events` with up to `max` entries.
 int sr_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
 
+/// Opens a pseudo-terminal pair (both close-on-exec) with the given window size.
+/// Returns 0 or an errno.
+int sr_open_pty(int *master, int *slave, unsigned short rows, unsigned short cols);
+/// Sets a terminal's window size (the kernel then sends SIGWINCH to its foreground group).
+int sr_set_window_size(int fd, unsigned short rows, unsigned short cols);
+
 /// Removes a directory tree without following symlinks. Returns 0 or an errno.
 int sr_remove_tree(const char *path);
 
@@ -79,6 +85,10 @@ int sr_remove_tree(const char *path);
 void sr_prepare_process_signals(void);
 /// Waits for SIGINT, SIGTERM or SIGHUP; returns its number.
 int sr_wait_termination_signal(void);
+
+/// Large buffers (output, outbox) are mmapped and given back when freed, and few malloc arenas
+/// are used, so that the bridge's RSS returns to its idle size after a burst of output.
+void sr_tune_malloc(void);
 
 int sr_errno(void);
 /// Names the calling thread (up to 15 bytes), for ps and debuggers.

@@ -8,6 +8,34 @@ public enum Base64 {
         return table
     }()
 
+    /// Writes the base64 of `bytes` to `destination` (room for `(count + 2) / 3 * 4` bytes needed);
+    /// returns the bytes written.
+    public static func encode(_ bytes: UnsafeBufferPointer<UInt8>, into destination: UnsafeMutablePointer<UInt8>) -> Int {
+        alphabet.withUnsafeBufferPointer { table in
+            var i = 0, w = 0
+            let count = bytes.count
+            while i + 3 <= count {
+                let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+                destination[w] = table[Int(n >> 18 & 63)]
+                destination[w + 1] = table[Int(n >> 12 & 63)]
+                destination[w + 2] = table[Int(n >> 6 & 63)]
+                destination[w + 3] = table[Int(n & 63)]
+                i += 3
+                w += 4
+            }
+            let rest = count - i
+            if rest > 0 {
+                let n = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+                destination[w] = table[Int(n >> 18 & 63)]
+                destination[w + 1] = table[Int(n >> 12 & 63)]
+                destination[w + 2] = rest == 2 ? table[Int(n >> 6 & 63)] : UInt8(ascii: "=")
+                destination[w + 3] = UInt8(ascii: "=")
+                w += 4
+            }
+            return w
+        }
+    }
+
     public static func append(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         out.reserveCapacity(out.count + (bytes.count + 2) / 3 * 4)
         var i = 0

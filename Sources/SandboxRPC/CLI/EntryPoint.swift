@@ -19,6 +19,7 @@ enum EntryPoint {
             case .run(let options): server = Server(options: options)
             }
         }
+        sr_tune_malloc()
         sr_prepare_process_signals()
         do {
             try server.run()

@@ -13,6 +13,7 @@ struct ProcessOptions: Sendable {
     /// Seconds; 0 means none.
     var timeout: Double
     var isPty = false
+    var terminalSize = (cols: 80, rows: 24)
 }
 
 /// Why a process ended other than by itself.
@@ -62,8 +63,12 @@ final class ManagedProcess {
     var stdin: StdinChannel?
     var exitStatus: Int32?
     var ending: ProcessEnding?
-    var result: CommandResult?
+    /// Set once the exit has been reported; the result is made only when someone asks for it.
+    var isFinished = false
     var waiters: [Int: CheckedContinuation<CommandResult, any Error>] = [:]
+    /// Waiters of a cancelled foreground run: answered once its exit has been reported, so
+    /// that its notifications still come before its response.
+    var cancelledWaiters: [Int: CheckedContinuation<CommandResult, any Error>] = [:]
     var reapWaiters: [CheckedContinuation<Void, Never>] = []
     var timeoutTimer: Int?
 
@@ -79,7 +84,6 @@ final class ManagedProcess {
     }
 
     var isRunning: Bool { exitStatus == nil }
-    var isFinished: Bool { result != nil }
 
     subscript(stream: OutputStream) -> OutputChannel {
         get { stream == .stdout ? stdout : stderr }
@@ -123,14 +127,14 @@ final class ManagedProcess {
 
     /// What a run or wait on this finished process answers.
     func outcome() throws(RPCError) -> CommandResult {
-        guard let result else { throw .internalError(reason: "process \(pid) has not finished") }
+        guard isFinished else { throw .internalError(reason: "process \(pid) has not finished") }
         switch ending {
         case .timeout:
             throw .timeout(partialResult(message: "command timed out after \(options.timeout) seconds"))
         case .sandboxKilled:
             throw .sandboxKilled(sandboxId: sandboxId, pid: pid)
         case .supervisorLost, nil:
-            return result
+            return makeResult()
         }
     }
 

@@ -44,15 +44,28 @@ extension Supervisor {
         if process.streaming { emit(process, stream, bytes, final: false) }
     }
 
-    /// Encodes one `commands.output` line, holding back a split character for the next one.
+    /// Encodes one `commands.output` (or `pty.output`) line, holding back a split character for the next one.
     func emit(_ process: ManagedProcess, _ stream: OutputStream, _ bytes: UnsafeBufferPointer<UInt8>, final: Bool) {
         guard let encoder = sandboxes[process.sandboxId]?.encoder else { return }
         let timestamp = Clock.epochSeconds()
         func encode(_ chunk: UnsafeBufferPointer<UInt8>) {
-            let consumed = encoder.append(
-                pid: process.pid, stream: stream, bytes: chunk, encoding: process.options.encoding,
-                final: final, timestamp: timestamp, into: &scratch)
+            let needed = encoder.capacity(forChunk: chunk.count)
+            if scratch.count < needed {
+                scratch.deallocate()
+                scratch = .allocate(capacity: needed)
+            }
+            let written: Int, consumed: Int
+            if process.options.isPty {
+                // Terminal bytes go out base64, but still in whole characters.
+                consumed = final ? chunk.count : completeCharacterPrefix(chunk)
+                written = encoder.encodePty(pid: process.pid, bytes: UnsafeBufferPointer(rebasing: chunk[0..<consumed]), into: scratch)
+            } else {
+                (written, consumed) = encoder.encode(
+                    pid: process.pid, stream: stream, bytes: chunk, encoding: process.options.encoding,
+                    final: final, timestamp: timestamp, into: scratch)
+            }
             process[stream].carry = consumed < chunk.count ? Array(chunk[consumed...]) : []
+            if written > 0 { outbox.send(lines: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: scratch[0..<written]))) }
         }
         if process[stream].carry.isEmpty {
             encode(bytes)
@@ -60,10 +73,6 @@ extension Supervisor {
             var joined = process[stream].carry
             joined.append(contentsOf: bytes)
             joined.withUnsafeBufferPointer { encode($0) }
-        }
-        if !scratch.isEmpty {
-            outbox.send(lines: scratch)
-            scratch.removeAll(keepingCapacity: true)
         }
     }
 
@@ -146,7 +155,7 @@ extension Supervisor {
                 emit(process, stream, UnsafeBufferPointer(start: nil, count: 0), final: true)
             }
         }
-        process.result = process.makeResult()
+        process.isFinished = true
         if process.streaming { sendExitNotification(process) }
         if let stdin = process.stdin {
             stdin.pending.forEach { $0.done.resume(throwing: RPCError.processNotRunning(pid: process.pid)) }
@@ -154,10 +163,17 @@ extension Supervisor {
             process.stdin!.closeRequested = true
             flushStdin(process)
         }
-        let waiters = process.waiters
+        let waiters = process.waiters, cancelled = process.cancelledWaiters
         process.waiters = [:]
-        for continuation in waiters.values {
-            do { continuation.resume(returning: try process.outcome()) } catch { continuation.resume(throwing: error) }
+        process.cancelledWaiters = [:]
+        cancelled.values.forEach { $0.resume(throwing: RPCError.requestCancelled) }
+        if !waiters.isEmpty {
+            do {
+                let result = try process.outcome()
+                waiters.values.forEach { $0.resume(returning: result) }
+            } catch {
+                waiters.values.forEach { $0.resume(throwing: error) }
+            }
         }
         remember(process)
     }
@@ -181,11 +197,12 @@ extension Supervisor {
     }
 
     /// The length of `bytes` without an incomplete UTF-8 character at its end.
-    func completeCharacterPrefix(_ bytes: [UInt8]) -> Int {
+    func completeCharacterPrefix<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> Int where Bytes.Index == Int {
+        let base = bytes.startIndex
         let n = bytes.count
         var i = n - 1
         while i >= max(0, n - 4) {
-            let byte = bytes[i]
+            let byte = bytes[base + i]
             if byte & 0xC0 == 0x80 { i -= 1; continue }
             if byte < 0xC0 { return n }
             let needed = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2

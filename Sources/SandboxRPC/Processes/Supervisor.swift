@@ -60,7 +60,8 @@ actor Supervisor: ReactorDelegate {
     var paused = false
     var deferredFinalizations: [(sandboxId: String, pid: Int)] = []
     let readBuffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 256 * 1024)
-    var scratch: [UInt8] = []
+    /// Where output notifications are encoded before they are copied into the outbox.
+    var scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 256 * 1024 * UTF8Sanitizer.maxExpansion + 4096)
     let devNull: Int32
     private static let waiterIDs = Atomic<Int>(1)
 
@@ -69,7 +70,6 @@ actor Supervisor: ReactorDelegate {
         self.outbox = outbox
         self.logger = logger
         self.devNull = try syscall("open(/dev/null)") { open("/dev/null", O_RDONLY | O_CLOEXEC) }
-        scratch.reserveCapacity(512 * 1024)
     }
 
     /// Wires the reactor to this supervisor and the outbox's drain signal to `resumeReading`.
@@ -101,6 +101,7 @@ actor Supervisor: ReactorDelegate {
     }
 
     func process(_ sandboxId: String, _ pid: Int) throws(RPCError) -> ManagedProcess {
+        guard pid > 0 else { throw .invalidParams(field: "pid", reason: "must be a positive integer") }
         guard let process = try state(sandboxId).processes[pid] else { throw .processNotFound(pid: pid) }
         return process
     }
@@ -139,52 +140,29 @@ actor Supervisor: ReactorDelegate {
     /// Starts a process in the sandbox; `arm: false` leaves its pipes unread until `arm` is called.
     func start(sandboxId: String, request: SpawnRequest, options: ProcessOptions, arm: Bool) async throws -> Int {
         let state = try state(sandboxId)
-        var toClose: [Int32] = []
-        defer { toClose.forEach(closeDescriptor) }
-        func pipe() throws -> (read: Int32, write: Int32) {
-            var fds: [Int32] = [-1, -1]
-            guard sr_pipe_cloexec(&fds) == 0 else {
-                let error = sr_errno()
-                throw error == EMFILE || error == ENFILE
-                    ? RPCError.limitExceeded(reason: "out of file descriptors (\(String(cString: strerror(error))))")
-                    : RPCError.internalError(reason: "pipe: \(String(cString: strerror(error)))")
-            }
-            return (fds[0], fds[1])
-        }
-        let out = try pipe()
-        let err: (read: Int32, write: Int32)
-        do { err = try pipe() } catch {
-            closeDescriptor(out.read); closeDescriptor(out.write); throw error
-        }
-        var input: (read: Int32, write: Int32)? = nil
-        if options.withStdin {
-            do { input = try pipe() } catch {
-                [out.read, out.write, err.read, err.write].forEach(closeDescriptor); throw error
-            }
-        }
-        toClose = [out.write, err.write] + (input.map { [$0.read] } ?? [])
-        for fd in [out.read, err.read] {
-            _ = sr_set_nonblocking(fd)
-            _ = sr_set_pipe_size(fd, 1 << 20)
-        }
-        if let input { _ = sr_set_nonblocking(input.write) }
-
+        let stdio = try options.isPty ? Stdio.terminal(size: options.terminalSize) : Stdio.pipes(withStdin: options.withStdin, devNull: devNull)
         let token = nextToken
         nextToken &+= 1
         do {
-            try state.keeper.spawn(token: token, request: request, stdio: [input?.read ?? devNull, out.write, err.write])
+            try state.keeper.spawn(token: token, request: request, stdio: stdio.childEnds)
         } catch {
-            [out.read, err.read].forEach(closeDescriptor)
-            if let input { closeDescriptor(input.write) }
+            stdio.closeAll()
             throw RPCError.internalError(reason: "cannot reach the sandbox supervisor: \(error)")
         }
-        toClose.forEach(closeDescriptor)
-        toClose = []
+        stdio.closeChildEnds()
         return try await withCheckedThrowingContinuation { continuation in
             state.pendingSpawns[token] = PendingSpawn(
-                options: options, stdoutFD: out.read, stderrFD: err.read, stdinFD: input?.write, arm: arm,
+                options: options, stdoutFD: stdio.stdout, stderrFD: stdio.stderr, stdinFD: stdio.stdin, arm: arm,
                 continuation: continuation)
         }
+    }
+
+    func resize(sandboxId: String, pid: Int, cols: Int, rows: Int) throws(RPCError) {
+        let process = try process(sandboxId, pid)
+        guard process.options.isPty else { throw .unsupported(reason: "process \(pid) has no terminal") }
+        guard process.isRunning, process.stdout.isOpen else { throw .processNotRunning(pid: pid) }
+        let rc = sr_set_window_size(process.stdout.fd, UInt16(rows), UInt16(cols))
+        if rc != 0 { throw .internalError(reason: "resize: \(String(cString: strerror(rc)))") }
     }
 
     private func spawned(_ state: SandboxState, token: UInt32, pid: Int) {
@@ -198,7 +176,7 @@ actor Supervisor: ReactorDelegate {
         }
         state.processes[pid] = process
         owners[process.stdout.fd] = .output(sandboxId: state.id, pid: pid, stream: .stdout)
-        owners[process.stderr.fd] = .output(sandboxId: state.id, pid: pid, stream: .stderr)
+        if process.stderr.isOpen { owners[process.stderr.fd] = .output(sandboxId: state.id, pid: pid, stream: .stderr) }
         if let stdin = process.stdin { owners[stdin.fd] = .stdin(sandboxId: state.id, pid: pid) }
         if process.options.timeout > 0 {
             process.timeoutTimer = timers.schedule(
@@ -252,8 +230,13 @@ actor Supervisor: ReactorDelegate {
     private func cancelWaiter(sandboxId: String, pid: Int, waiter: Int, kill: Bool) {
         guard let process = sandboxes[sandboxId]?.processes[pid],
               let continuation = process.waiters.removeValue(forKey: waiter) else { return }
-        if kill { signalGroup(process, SIGKILL) }
-        continuation.resume(throwing: RPCError.requestCancelled)
+        if kill && process.isRunning {
+            // Answered when the exit has been reported, after the run's last notification.
+            process.cancelledWaiters[waiter] = continuation
+            signalGroup(process, SIGKILL)
+        } else {
+            continuation.resume(throwing: RPCError.requestCancelled)
+        }
     }
 
     // MARK: Signals

@@ -20,6 +20,8 @@ protocol Sandbox: AnyObject, Sendable {
     /// The process's state and what it wrote from `since` on (up to `budget` bytes of each
     /// stream), changing nothing: for front ends that poll (MCP's `read_output`).
     func snapshot(pid: Int, since: OutputOffsets, budget: Int) async throws -> ProcessSnapshot
+    func createPty(_ params: PtyCreate.Params, context: RequestContext) async throws -> Int
+    func resizePty(pid: Int, cols: Int, rows: Int) async throws
     func processCount() async -> Int
     func getHost(port: Int) async throws -> String
     var files: any FileSystem { get }

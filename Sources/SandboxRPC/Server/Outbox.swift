@@ -41,7 +41,7 @@ final class Outbox: Sendable {
     }
 
     /// Queues bytes that are already whole lines (each ending in a newline).
-    func send(lines: [UInt8]) {
+    func send(lines: UnsafeRawBufferPointer) {
         enqueue { $0.append(contentsOf: lines) }
     }
 

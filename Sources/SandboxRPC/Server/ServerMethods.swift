@@ -9,7 +9,7 @@ enum ServerMethods {
             Initialize.Result(
                 serverInfo: .init(name: "sandbox-rpc", version: Version.current),
                 protocolVersion: 1,
-                capabilities: .init(isolation: registry.availableIsolations.map(\.rawValue), pty: false, files: true))
+                capabilities: .init(isolation: registry.availableIsolations.map(\.rawValue), pty: true, files: true))
         }
         table.register(Ping.self) { _, _ in Empty() }
         table.register(Shutdown.self) { _, context in
@@ -62,6 +62,19 @@ enum ServerMethods {
                 throw RPCError.invalidParams(field: "timeout", reason: "must be a number of seconds >= 0")
             }
             return try await registry.sandbox(params.sandboxId).wait(pid: params.pid, timeout: params.timeout)
+        }
+
+        table.register(PtyCreate.self) { params, context in
+            PtyCreate.Result(pid: try await registry.sandbox(params.sandboxId).createPty(params, context: context))
+        }
+        table.register(PtySendInput.self) { params, _ in
+            let bytes = try decode(params.data, .base64, field: "data")
+            try await registry.sandbox(params.sandboxId).sendStdin(pid: params.pid, data: bytes)
+            return Empty()
+        }
+        table.register(PtyResize.self) { params, _ in
+            try await registry.sandbox(params.sandboxId).resizePty(pid: params.pid, cols: params.cols, rows: params.rows)
+            return Empty()
         }
 
         table.register(FilesRead.self) { params, _ in

@@ -71,25 +71,68 @@ final class LocalSandbox: Sandbox {
         return .finished(try await supervisor.result(sandboxId: id, pid: pid, timeout: nil, killOnCancel: true))
     }
 
+    func createPty(_ params: PtyCreate.Params, context: RequestContext) async throws -> Int {
+        for (field, value) in [("cols", params.cols), ("rows", params.rows)] where !(1...65535).contains(value) {
+            throw RPCError.invalidParams(field: field, reason: "must be from 1 to 65535")
+        }
+        let cmd = params.cmd ?? ""
+        var (request, options) = try prepare(
+            cmd: cmd, envs: params.envs, user: params.user, cwd: params.cwd, timeout: params.timeout ?? 0,
+            extraEnvs: ["TERM": "xterm-256color", "LC_ALL": "C.UTF-8"])
+        request.argv = params.cmd == nil ? [settings.shell, "-i", "-l"] : [settings.shell, "-l", "-c", cmd]
+        request.controllingTerminal = true
+        options.tag = params.tag
+        options.isPty = true
+        options.stream = true
+        options.withStdin = true
+        options.terminalSize = (params.cols, params.rows)
+        let pid = try await supervisor.start(sandboxId: id, request: request, options: options, arm: false)
+        context.afterResponse { [supervisor, id] in await supervisor.arm(sandboxId: id, pid: pid) }
+        return pid
+    }
+
+    func resizePty(pid: Int, cols: Int, rows: Int) async throws {
+        for (field, value) in [("cols", cols), ("rows", rows)] where !(1...65535).contains(value) {
+            throw RPCError.invalidParams(field: field, reason: "must be from 1 to 65535")
+        }
+        try await supervisor.resize(sandboxId: id, pid: pid, cols: cols, rows: rows)
+    }
+
     private func prepare(_ params: CommandsRun.Params) throws(RPCError) -> (SpawnRequest, ProcessOptions) {
-        if params.cmd.utf8.contains(0) { throw .invalidParams(field: "cmd", reason: "must not contain NUL bytes") }
-        try CommandEnvironment.validate(params.envs, field: "envs")
         let background = params.background ?? false
-        let timeout = params.timeout ?? (background ? 0 : 60)
-        guard timeout >= 0, timeout.isFinite else { throw .invalidParams(field: "timeout", reason: "must be a number of seconds >= 0") }
-        let maxOutput = params.maxOutputBytes ?? limits?.maxOutputBytes ?? settings.defaultMaxOutputBytes
+        var (request, options) = try prepare(
+            cmd: params.cmd, envs: params.envs, user: params.user, cwd: params.cwd,
+            timeout: params.timeout ?? (background ? 0 : 60))
+        let maxOutput = params.maxOutputBytes ?? options.maxOutputBytes
         guard maxOutput >= 0 else { throw .invalidParams(field: "maxOutputBytes", reason: "must be >= 0") }
-        let cwd = workspace.resolve(params.cwd)
-        try Workspace.requireDirectory(cwd)
-        let account = try account(for: params.user)
+        request.argv = [settings.shell, "-c", params.cmd]
+        options.tag = params.tag
+        options.encoding = params.encoding ?? .utf8
+        options.maxOutputBytes = maxOutput
+        options.stream = params.stream ?? background
+        options.withStdin = params.stdin ?? false
+        return (request, options)
+    }
+
+    /// What every process of this sandbox starts with: validated input, its cwd, user and environment.
+    private func prepare(
+        cmd: String, envs commandEnvs: [String: String]?, user: String?, cwd: String?, timeout: Double,
+        extraEnvs: [String: String] = [:]
+    ) throws(RPCError) -> (SpawnRequest, ProcessOptions) {
+        if cmd.utf8.contains(0) { throw .invalidParams(field: "cmd", reason: "must not contain NUL bytes") }
+        try CommandEnvironment.validate(commandEnvs, field: "envs")
+        guard timeout >= 0, timeout.isFinite else { throw .invalidParams(field: "timeout", reason: "must be a number of seconds >= 0") }
+        let directory = workspace.resolve(cwd)
+        try Workspace.requireDirectory(directory)
+        let account = try account(for: user)
         let environment = CommandEnvironment.build(
             home: home, user: account?.name ?? bridgeUser.name, inherited: settings.inheritedEnvironment,
-            sandboxEnvs: envs, commandEnvs: params.envs ?? [:])
-        let request = SpawnRequest(argv: [settings.shell, "-c", params.cmd], environment: environment, cwd: cwd, account: account)
+            sandboxEnvs: envs, commandEnvs: commandEnvs ?? [:], extra: extraEnvs)
+        let request = SpawnRequest(argv: [], environment: environment, cwd: directory, account: account)
         let options = ProcessOptions(
-            cmd: params.cmd, tag: params.tag, envs: params.envs ?? [:], cwd: cwd,
-            encoding: params.encoding ?? .utf8, maxOutputBytes: maxOutput, stream: params.stream ?? background,
-            withStdin: params.stdin ?? false, timeout: timeout)
+            cmd: cmd, tag: nil, envs: commandEnvs ?? [:], cwd: directory, encoding: .utf8,
+            maxOutputBytes: limits?.maxOutputBytes ?? settings.defaultMaxOutputBytes, stream: false,
+            withStdin: false, timeout: timeout)
         return (request, options)
     }
 

@@ -1,0 +1,47 @@
+public enum PtyCreate: RPCMethod {
+    public static let name = "pty.create"
+
+    public struct Params: Codable, Sendable {
+        public var sandboxId: String?
+        /// The command; an interactive login shell when absent.
+        public var cmd: String?
+        public var cols: Int
+        public var rows: Int
+        public var envs: [String: String]?
+        public var cwd: String?
+        public var user: String?
+        public var timeout: Double?
+        public var tag: String?
+    }
+
+    public struct Result: Codable, Sendable {
+        public var pid: Int
+        public init(pid: Int) { self.pid = pid }
+    }
+}
+
+public enum PtySendInput: RPCMethod {
+    public static let name = "pty.sendInput"
+
+    public struct Params: Codable, Sendable {
+        public var sandboxId: String?
+        public var pid: Int
+        /// Base64.
+        public var data: String
+    }
+
+    public typealias Result = Empty
+}
+
+public enum PtyResize: RPCMethod {
+    public static let name = "pty.resize"
+
+    public struct Params: Codable, Sendable {
+        public var sandboxId: String?
+        public var pid: Int
+        public var cols: Int
+        public var rows: Int
+    }
+
+    public typealias Result = Empty
+}

@@ -1,0 +1,70 @@
+import CSandboxShims
+import Glibc
+import Protocol
+
+/// The descriptors of a process being started: the ends the child gets as 0, 1, 2 and the
+/// ends the supervisor keeps (non-blocking). Pipes for commands, a terminal for PTYs.
+struct Stdio {
+    /// What the child gets as stdin, stdout, stderr.
+    let childEnds: [Int32]
+    let stdout: Int32
+    let stderr: Int32
+    let stdin: Int32?
+    /// Child ends we opened (and must close once the keeper has its copies).
+    private let ownedChildEnds: [Int32]
+
+    static func pipes(withStdin: Bool, devNull: Int32) throws(RPCError) -> Stdio {
+        var opened: [Int32] = []
+        func pipe() throws(RPCError) -> (read: Int32, write: Int32) {
+            var fds: [Int32] = [-1, -1]
+            guard sr_pipe_cloexec(&fds) == 0 else {
+                let error = sr_errno()
+                opened.forEach(closeDescriptor)
+                throw error == EMFILE || error == ENFILE
+                    ? .limitExceeded(reason: "out of file descriptors (\(String(cString: strerror(error))))")
+                    : .internalError(reason: "pipe: \(String(cString: strerror(error)))")
+            }
+            opened += fds
+            return (fds[0], fds[1])
+        }
+        let out = try pipe()
+        let err = try pipe()
+        let input = withStdin ? try pipe() : nil
+        for fd in [out.read, err.read] {
+            _ = sr_set_nonblocking(fd)
+            _ = sr_set_pipe_size(fd, 1 << 20)
+        }
+        if let input { _ = sr_set_nonblocking(input.write) }
+        return Stdio(
+            childEnds: [input?.read ?? devNull, out.write, err.write], stdout: out.read, stderr: err.read,
+            stdin: input?.write, ownedChildEnds: [out.write, err.write] + (input.map { [$0.read] } ?? []))
+    }
+
+    /// A pseudo-terminal: the child's 0, 1 and 2 are its slave (and its controlling terminal);
+    /// we read and write the master.
+    static func terminal(size: (cols: Int, rows: Int)) throws(RPCError) -> Stdio {
+        var master: Int32 = -1, slave: Int32 = -1
+        let rc = sr_open_pty(&master, &slave, UInt16(clamping: size.rows), UInt16(clamping: size.cols))
+        guard rc == 0 else {
+            throw rc == EMFILE || rc == ENFILE || rc == EAGAIN
+                ? .limitExceeded(reason: "cannot open a terminal: \(String(cString: strerror(rc)))")
+                : .internalError(reason: "cannot open a terminal: \(String(cString: strerror(rc)))")
+        }
+        let writer = dup(master)
+        guard writer >= 0 else {
+            closeDescriptor(master); closeDescriptor(slave)
+            throw .limitExceeded(reason: "out of file descriptors")
+        }
+        _ = sr_set_cloexec(writer)
+        _ = sr_set_nonblocking(master)
+        return Stdio(childEnds: [slave, slave, slave], stdout: master, stderr: -1, stdin: writer, ownedChildEnds: [slave])
+    }
+
+    func closeChildEnds() { ownedChildEnds.forEach(closeDescriptor) }
+
+    func closeAll() {
+        closeChildEnds()
+        [stdout, stderr].forEach(closeDescriptor)
+        if let stdin { closeDescriptor(stdin) }
+    }
+}
