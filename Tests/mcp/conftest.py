@@ -190,6 +190,8 @@ class RawServer:
             if message.get("id") == request_id:
                 return message
             assert "id" not in message, f"unexpected response {message}"
+            # Only MCP's own notifications: never the sandbox protocol's commands.output & co.
+            assert message["method"].startswith("notifications/"), message
             self.notifications.append(message)
 
     def call(self, method: str, params: dict | None = None) -> dict:

@@ -75,10 +75,9 @@ enum MCPMethods {
             let era = try MCP.Era(params.meta)
             let revision = session.revision(for: era)
             let progress = params.meta?.progressToken.map { ProgressReporter(token: $0, outbox: core.outbox) }
-            defer { progress?.finish() }
+            defer { progress?.finish() }  // before the response is queued: no progress after it
             let context = ToolContext(sandboxes: sandboxes, settings: settings, progress: progress, logger: core.logger)
             var result = try await tools.call(params.name, arguments: params.arguments, context: context)
-            progress?.finish()
             if !MCP.Revision.hasStructuredOutput(revision) { result.structuredContent = nil }
             if era.isModern { result.resultType = "complete" }
             return result
