@@ -10,6 +10,8 @@ public struct SandboxLimits: Codable, Sendable, Equatable {
     public var pids: Int?
     public var cpuSeconds: Double?
     public var maxOutputBytes: Int?
+
+    public init() {}
 }
 
 public enum SandboxCreate: RPCMethod {

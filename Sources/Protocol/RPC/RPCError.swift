@@ -22,6 +22,8 @@ public enum RPCError: Error, Sendable, Equatable {
     case sandboxKilled(sandboxId: String, pid: Int? = nil)
     case isADirectory(path: String)
     case requestCancelled
+    /// MCP only: a request stamped with a protocol revision this server does not speak.
+    case unsupportedProtocolVersion(requested: String, supported: [String])
 
     public struct PartialResult: Sendable, Equatable {
         public var pid: Int
@@ -62,6 +64,7 @@ public enum RPCError: Error, Sendable, Equatable {
         case .sandboxKilled: -32012
         case .isADirectory: -32013
         case .requestCancelled: -32800
+        case .unsupportedProtocolVersion: -32022
         }
     }
 
@@ -86,6 +89,7 @@ public enum RPCError: Error, Sendable, Equatable {
         case .sandboxKilled: "SandboxKilled"
         case .isADirectory: "IsADirectory"
         case .requestCancelled: "RequestCancelled"
+        case .unsupportedProtocolVersion: "UnsupportedProtocolVersion"
         }
     }
 
@@ -111,6 +115,8 @@ public enum RPCError: Error, Sendable, Equatable {
         case .sandboxKilled(let id, _): "sandbox \(id) was killed"
         case .isADirectory(let path): "is a directory: \(path)"
         case .requestCancelled: "request cancelled"
+        case .unsupportedProtocolVersion(let requested, let supported):
+            "unsupported protocol version \"\(requested)\" (supported: \(supported.joined(separator: ", ")))"
         }
     }
 
@@ -143,6 +149,9 @@ public enum RPCError: Error, Sendable, Equatable {
             data["sandboxId"] = .string(id)
             if let pid { data["pid"] = .number(pid) }
         case .requestCancelled: break
+        case .unsupportedProtocolVersion(let requested, let supported):
+            data["requested"] = .string(requested)
+            data["supported"] = .array(supported.map(JSONValue.string))
         }
         return data
     }

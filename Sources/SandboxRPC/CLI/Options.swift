@@ -12,6 +12,7 @@ struct Options: Sendable {
 
     static let usage = """
         usage: sandbox-rpc [options]
+               sandbox-rpc mcp [options]   (an MCP server instead; see sandbox-rpc mcp --help)
 
         Serves line-delimited JSON-RPC 2.0 on stdin/stdout: run commands in sandboxes and stream
         their output as notifications. Logs go to stderr. See the README and schema/ for the protocol.

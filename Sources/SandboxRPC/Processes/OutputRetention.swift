@@ -70,3 +70,60 @@ struct OutputRetention {
         return out
     }
 }
+
+extension OutputRetention {
+    /// What is kept of the stream from byte offset `since` on, at most `budget` bytes of it: all
+    /// of it when it fits, else its first and its last part. A part never spans the dropped
+    /// middle, so each is contiguous in the stream and `omitted` counts the bytes between them.
+    func window(from since: Int, budget: Int) -> OutputWindow {
+        let since = min(max(0, since), total)
+        let budget = max(0, budget)
+        let kept = head.count + tail.count
+        let tailOffset = total - tail.count  // stream offset of the first tail byte
+        let gap = head.count  // kept index where the dropped middle sits, when `dropped > 0`
+        var first = 0..<0
+        var last = kept..<kept
+        if since >= head.count && since < tailOffset {
+            // Starts inside the dropped middle: nothing before the omission.
+            last = max(gap, kept - budget)..<kept
+        } else {
+            let start = since <= head.count ? since : gap + (since - tailOffset)
+            let selected = kept - start
+            let gapInside = dropped > 0 && start < gap
+            if selected <= budget {
+                if gapInside {
+                    first = start..<gap
+                    last = gap..<kept
+                } else {
+                    first = start..<kept
+                }
+            } else if gapInside {
+                var firstCount = min(gap - start, (budget + 1) / 2)
+                let lastCount = min(kept - gap, budget - firstCount)
+                firstCount = min(gap - start, budget - lastCount)
+                first = start..<start + firstCount
+                last = kept - lastCount..<kept
+            } else {
+                first = start..<start + (budget + 1) / 2
+                last = kept - budget / 2..<kept
+            }
+        }
+        let firstBytes = keptBytes(first)
+        let lastBytes = keptBytes(last)
+        return OutputWindow(
+            start: since, first: firstBytes, omitted: total - since - firstBytes.count - lastBytes.count,
+            last: lastBytes, end: total)
+    }
+
+    /// Bytes by their index in what is kept (the head, then the tail in order).
+    private func keptBytes(_ range: Range<Int>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(range.count)
+        let inHead = range.clamped(to: 0..<head.count)
+        out.append(contentsOf: head[inHead])
+        for index in range.clamped(to: head.count..<head.count + tail.count) {
+            out.append(tail[(tailStart + index - head.count) % tail.count])
+        }
+        return out
+    }
+}

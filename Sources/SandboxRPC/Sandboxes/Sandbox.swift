@@ -17,6 +17,9 @@ protocol Sandbox: AnyObject, Sendable {
     func connect(pid: Int, context: RequestContext) async throws -> CommandsConnect.Result
     func disconnect(pid: Int) async throws
     func wait(pid: Int, timeout: Double?) async throws -> CommandResult
+    /// The process's state and what it wrote from `since` on (up to `budget` bytes of each
+    /// stream), changing nothing: for front ends that poll (MCP's `read_output`).
+    func snapshot(pid: Int, since: OutputOffsets, budget: Int) async throws -> ProcessSnapshot
     func createPty(_ params: PtyCreate.Params, context: RequestContext) async throws -> Int
     func resizePty(pid: Int, cols: Int, rows: Int) async throws
     func processCount() async -> Int

@@ -19,10 +19,12 @@ final class Dispatcher: Sendable {
     private let logger: Logger
     private let inFlight = Mutex(InFlight())
     private let maxLineBytes: Int
+    private let answersCancelledRequests: Bool
 
-    init(methods: MethodTable, outbox: Outbox, logger: Logger, maxLineBytes: Int) {
+    init(methods: MethodTable, outbox: Outbox, logger: Logger, maxLineBytes: Int, answersCancelledRequests: Bool = true) {
         self.methods = methods
         self.maxLineBytes = maxLineBytes
+        self.answersCancelledRequests = answersCancelledRequests
         self.outbox = outbox
         self.logger = logger
     }
@@ -58,7 +60,7 @@ final class Dispatcher: Sendable {
             receiveNotification(method: method, params: params)
         case .request(let id, let method, let params):
             start(id: id, method: method, params: params) { [outbox] response, context in
-                outbox.send(line: response)
+                if let response { outbox.send(line: response) }
                 for action in context.takeAfterResponseActions() { await action() }
             }
         }
@@ -81,6 +83,7 @@ final class Dispatcher: Sendable {
                 receiveNotification(method: method, params: params)
             case .request(let id, let method, let params):
                 start(id: id, method: method, params: params) { [outbox] response, context in
+                    let response = response ?? OutgoingMessage.error(id: id, .requestCancelled)
                     await collector.addAsync(response, context: context, outbox: outbox)
                 }
             }
@@ -111,9 +114,10 @@ final class Dispatcher: Sendable {
     }
 
     /// Runs a request in its own task, registered in the in-flight table until it has answered.
+    /// `respond` gets nil for a request the client cancelled when such requests go unanswered.
     private func start(
         id: RequestID, method: String, params: JSONValue?,
-        respond: @escaping @Sendable ([UInt8], RequestContext) async -> Void
+        respond: @escaping @Sendable ([UInt8]?, RequestContext) async -> Void
     ) {
         let serial = inFlight.withLock { state in
             let serial = state.nextSerial
@@ -123,13 +127,15 @@ final class Dispatcher: Sendable {
         }
         let task = Task {
             let context = RequestContext()
-            let response: [UInt8]
+            let response: [UInt8]?
             do {
                 guard let handler = methods.handler(for: method) else { throw RPCError.methodNotFound(method: method) }
                 let result = try await handler(params, context)
                 response = OutgoingMessage.result(id: id, result)
             } catch {
-                response = OutgoingMessage.error(id: id, Self.rpcError(error, method: method, logger: logger))
+                let error = Self.rpcError(error, method: method, logger: logger)
+                let unanswered = error == .requestCancelled && Task.isCancelled && !answersCancelledRequests
+                response = unanswered ? nil : OutgoingMessage.error(id: id, error)
             }
             await respond(response, context)
             finish(serial)

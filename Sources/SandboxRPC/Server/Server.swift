@@ -5,6 +5,7 @@ import Protocol
 /// Supervisor, and everything that speaks → Outbox → StdoutWriter.
 struct Server {
     let options: Options
+    var frontEnd: FrontEnd = .sandboxProtocol
 
     func run() throws {
         let logger = Logger(level: options.logLevel)
@@ -25,8 +26,9 @@ struct Server {
             root.remove()
         }
         let dispatcher = Dispatcher(
-            methods: ServerMethods.table(registry: registry, lifecycle: lifecycle), outbox: outbox, logger: logger,
-            maxLineBytes: options.maxMessageBytes)
+            methods: frontEnd.makeMethods(.init(registry: registry, lifecycle: lifecycle, outbox: outbox, logger: logger)),
+            outbox: outbox, logger: logger, maxLineBytes: options.maxMessageBytes,
+            answersCancelledRequests: frontEnd.answersCancelledRequests)
 
         StdoutWriter.start(outbox: outbox) {
             Task { await lifecycle.terminate(reason: "stdout closed", flush: false) }

@@ -172,6 +172,10 @@ final class LocalSandbox: Sandbox {
         try await supervisor.result(sandboxId: id, pid: pid, timeout: timeout, killOnCancel: false)
     }
 
+    func snapshot(pid: Int, since: OutputOffsets, budget: Int) async throws -> ProcessSnapshot {
+        try await supervisor.snapshot(sandboxId: id, pid: pid, since: since, budget: budget)
+    }
+
     func processCount() async -> Int { await supervisor.runningCount(sandboxId: id) }
 
     func getHost(port: Int) async throws -> String { "127.0.0.1:\(port)" }
