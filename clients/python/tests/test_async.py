@@ -162,7 +162,7 @@ async def test_killed_sandbox_fails_handle_wait(bridge_path: str) -> None:
 async def test_run_stream(bridge_path: str) -> None:
     async with await AsyncSandbox.create() as sandbox:
         lines: List[str] = []
-        result = await sandbox.commands.run_stream("for i in 1 2 3; do echo $i; sleep 0.1; done", on_stdout=lines.append)
+        result = await sandbox.commands.run_stream("for i in 1 2 3; do echo $i; sleep 0.3; done", on_stdout=lines.append)
         assert lines == ["1\n", "2\n", "3\n"] and result.exit_code == 0
 
 

@@ -97,8 +97,9 @@ def test_callbacks_get_chunks_as_produced_not_lines(sandbox: Sandbox) -> None:
     out: List[Stdout] = []
     err: List[Stderr] = []
     before = time.time()
+    # one write(2) of two lines, then one of a partial line: chunks follow writes, not lines
     result = sandbox.commands.run(
-        "printf 'a\\nb\\n'; sleep 0.3; printf 'c'; sleep 0.3; printf 'x' >&2",
+        PY + "\"import os, time; os.write(1, b'a\\nb\\n'); time.sleep(0.3); os.write(1, b'c'); time.sleep(0.3); os.write(2, b'x')\"",
         on_stdout=out.append,
         on_stderr=err.append,
     )
@@ -306,8 +307,16 @@ def test_connect_timeout_stops_listening_not_the_process(sandbox: Sandbox) -> No
 
 def test_run_stream_calls_back_live_and_returns_result(sandbox: Sandbox) -> None:
     lines: List[str] = []
-    result = sandbox.commands.run_stream("for i in 1 2 3; do echo $i; sleep 0.1; done; exit 2", on_stdout=lines.append)
+    arrived: List[float] = []
+
+    def on_stdout(chunk: str) -> None:
+        lines.append(chunk)
+        arrived.append(time.monotonic())
+
+    result = sandbox.commands.run_stream("for i in 1 2 3; do echo $i; sleep 0.3; done; exit 2", on_stdout=on_stdout)
+    returned = time.monotonic()
     assert lines == ["1\n", "2\n", "3\n"]
+    assert returned - arrived[0] > 0.5  # the first line came while the command still ran
     assert (result.exit_code, result.stdout, result.error) == (2, "1\n2\n3\n", "exit status 2")
 
 

@@ -26,14 +26,14 @@ def collect(handle: CommandHandle, until: bytes, timeout: float = 15) -> bytes:
 
 def test_pty_is_an_interactive_login_bash_with_size_and_terminal_env(sandbox: Sandbox) -> None:
     handle = sandbox.pty.create(PtySize(rows=24, cols=80))
-    sandbox.pty.send_stdin(handle.pid, b"echo T=$TERM L=$LANG A=$LC_ALL I=$- S=$(stty size) END\n")
-    out = collect(handle, b"END\r\n")
+    sandbox.pty.send_stdin(handle.pid, b"echo T=$TERM L=$LANG A=$LC_ALL I=$- S=$(stty size) END-$((6*7))\n")
+    out = collect(handle, b"END-42")
     assert b"T=xterm-256color L=C.UTF-8 A=C.UTF-8" in out
-    assert b"S=24 80 END" in out
+    assert b"S=24 80 END-42" in out
     line = out.split(b"I=")[-1].split(b" ")[0]
     assert b"i" in line  # interactive
-    sandbox.pty.send_stdin(handle.pid, b"shopt -q login_shell && echo LOGIN-YES\n")
-    assert b"LOGIN-YES" in collect(handle, b"LOGIN-YES\r\n")
+    sandbox.pty.send_stdin(handle.pid, b"shopt -q login_shell && echo LOGIN-$((1+1))\n")
+    assert b"LOGIN-2" in collect(handle, b"LOGIN-2")
     sandbox.pty.send_stdin(handle.pid, b"exit\n")
     result = handle.wait()
     assert result.exit_code == 0
@@ -42,19 +42,19 @@ def test_pty_is_an_interactive_login_bash_with_size_and_terminal_env(sandbox: Sa
 def test_pty_resize(sandbox: Sandbox) -> None:
     handle = sandbox.pty.create(PtySize(rows=10, cols=40))
     sandbox.pty.resize(handle.pid, PtySize(rows=50, cols=132))
-    sandbox.pty.send_stdin(handle.pid, b"echo S=$(stty size) END\n")
-    assert b"S=50 132 END" in collect(handle, b"END\r\n")
+    sandbox.pty.send_stdin(handle.pid, b"echo S=$(stty size) END-$((6*7))\n")
+    assert b"S=50 132 END-42" in collect(handle, b"END-42")
     assert sandbox.pty.kill(handle.pid) is True
 
 
 def test_pty_output_never_splits_a_character(sandbox: Sandbox) -> None:
     handle = sandbox.pty.create(PtySize(rows=24, cols=80))
     chunks: List[bytes] = []
-    sandbox.pty.send_stdin(handle.pid, b"for i in $(seq 3000); do printf '\\xc3\\xa9\\xe2\\x82\\xac'; done; echo; echo DONE\n")
+    sandbox.pty.send_stdin(handle.pid, b"for i in $(seq 3000); do printf '\\xc3\\xa9\\xe2\\x82\\xac'; done; echo; echo DONE-$((6*7))\n")
     for _, _, pty in handle:
         assert pty is not None
         chunks.append(pty)
-        if b"DONE\r\n" in b"".join(chunks[-3:]):
+        if b"DONE-42" in b"".join(chunks[-3:]):
             break
     for chunk in chunks:
         chunk.decode("utf-8")  # strict: no chunk ends or starts inside a character
@@ -88,12 +88,12 @@ async def test_async_pty(bridge_path: str) -> None:
             data.append(chunk)
 
         handle = await sandbox.pty.create(PtySize(rows=30, cols=100), on_data)
-        await sandbox.pty.send_stdin(handle.pid, b"echo S=$(stty size) END\n")
+        await sandbox.pty.send_stdin(handle.pid, b"echo S=$(stty size) END-$((6*7))\n")
         for _ in range(750):
-            if b"END\r\n" in b"".join(data):
+            if b"END-42" in b"".join(data):
                 break
             await asyncio.sleep(0.02)
-        assert b"S=30 100 END" in b"".join(data)
+        assert b"S=30 100 END-42" in b"".join(data)
         await sandbox.pty.resize(handle.pid, PtySize(rows=31, cols=101))
         await sandbox.pty.send_stdin(handle.pid, b"exit\n")
         assert (await handle.wait()).exit_code == 0
