@@ -13,7 +13,9 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,6 +55,49 @@ int sr_spawn_keeper(const char *exe, int sock, pid_t *pid) {
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     return rc;
+}
+
+int sr_spawn_as(char *const argv[], char *const envp[], const int fds[3], uid_t uid, gid_t gid, pid_t *pid) {
+    int error_pipe[2];
+    if (pipe2(error_pipe, O_CLOEXEC) < 0) return errno;
+    pid_t child = vfork();
+    if (child == 0) {
+        // The vfork child: raw system calls only, then exec or _exit.
+        int err = 0;
+        setsid();
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (int i = 0; i < 3 && !err; i++) {
+            if (dup2(fds[i], i) < 0) err = errno;
+        }
+        if (!err && (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setgid, gid) < 0 || syscall(SYS_setuid, uid) < 0)) err = errno;
+        if (!err) {
+            sigset_t none;
+            sigemptyset(&none);
+            syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
+            for (int sig = 1; sig < _NSIG; sig++) {
+                struct sigaction dfl = {0};
+                dfl.sa_handler = SIG_DFL;
+                sigaction(sig, &dfl, NULL);
+            }
+            execve(argv[0], argv, envp);
+            err = errno;
+        }
+        (void)!write(error_pipe[1], &err, sizeof err);
+        _exit(127);
+    }
+    int saved = errno;
+    close(error_pipe[1]);
+    if (child < 0) {
+        close(error_pipe[0]);
+        return saved;
+    }
+    int err = 0;
+    ssize_t n;
+    do { n = read(error_pipe[0], &err, sizeof err); } while (n < 0 && errno == EINTR);
+    close(error_pipe[0]);
+    if (n == sizeof err && err != 0) return err;
+    *pid = child;
+    return 0;
 }
 
 int sr_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {

@@ -53,3 +53,20 @@ import Testing
         #expect(JSONWriter.string(try JSONValueEncoder().encode(Empty())) == "{}")
     }
 }
+
+@Suite struct RunResultDecodingTests {
+    @Test func tellsAFinishedRunFromAStartedOne() throws {
+        let finished = try JSONParser.parse(Array(#"{"pid":3,"stdout":"a","stderr":"","exitCode":0}"#.utf8))
+        guard case .finished(let result) = try JSONValueDecoder().decode(CommandsRun.Result.self, from: finished) else {
+            Issue.record("decoded as started")
+            return
+        }
+        #expect(result == CommandResult(pid: 3, stdout: "a", stderr: "", exitCode: 0))
+        let started = try JSONParser.parse(Array(#"{"pid":8}"#.utf8))
+        guard case .started(let pid) = try JSONValueDecoder().decode(CommandsRun.Result.self, from: started) else {
+            Issue.record("decoded as finished")
+            return
+        }
+        #expect(pid == 8)
+    }
+}

@@ -47,6 +47,11 @@ void sr_keeper_main(int sock) __attribute__((noreturn));
 /// dispositions and an empty signal mask. Returns 0 or an errno.
 int sr_spawn_keeper(const char *exe, int sock, pid_t *pid);
 
+/// Starts `argv[0]` as another user (uid/gid, no supplementary groups) in a new session, with
+/// `fds` as its stdin, stdout, stderr, default signal dispositions, an empty signal mask and
+/// SIGKILL as its parent-death signal. For the isolation launcher (bwrap). Returns 0 or an errno.
+int sr_spawn_as(char *const argv[], char *const envp[], const int fds[3], uid_t uid, gid_t gid, pid_t *pid);
+
 /// Sends one message with file descriptors attached (SCM_RIGHTS). Returns 0 or an errno.
 int sr_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
 

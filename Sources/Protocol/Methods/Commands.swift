@@ -51,14 +51,14 @@ public enum CommandsRun: RPCMethod {
         case finished(CommandResult)
         case started(pid: Int)
 
-        private enum CodingKeys: String, CodingKey { case pid }
+        private enum CodingKeys: String, CodingKey { case pid, exitCode }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
-            if container.allKeys.count == 1 {
-                self = .started(pid: try container.decode(Int.self, forKey: .pid))
-            } else {
+            if container.contains(.exitCode) {
                 self = .finished(try CommandResult(from: decoder))
+            } else {
+                self = .started(pid: try container.decode(Int.self, forKey: .pid))
             }
         }
 
@@ -77,6 +77,11 @@ public enum CommandsRun: RPCMethod {
 public struct ProcessTarget: Codable, Sendable {
     public var sandboxId: String?
     public var pid: Int
+
+    public init(sandboxId: String? = nil, pid: Int) {
+        self.sandboxId = sandboxId
+        self.pid = pid
+    }
 }
 
 public enum CommandsList: RPCMethod {
@@ -116,6 +121,12 @@ public enum CommandsKill: RPCMethod {
         public var sandboxId: String?
         public var pid: Int
         public var signal: SignalName?
+
+        public init(sandboxId: String? = nil, pid: Int, signal: SignalName?) {
+            self.sandboxId = sandboxId
+            self.pid = pid
+            self.signal = signal
+        }
     }
 
     public typealias Result = Killed
@@ -129,6 +140,13 @@ public enum CommandsSendStdin: RPCMethod {
         public var pid: Int
         public var data: String
         public var encoding: OutputEncoding?
+
+        public init(sandboxId: String? = nil, pid: Int, data: String, encoding: OutputEncoding?) {
+            self.sandboxId = sandboxId
+            self.pid = pid
+            self.data = data
+            self.encoding = encoding
+        }
     }
 
     public typealias Result = Empty
@@ -169,6 +187,12 @@ public enum CommandsWait: RPCMethod {
         public var sandboxId: String?
         public var pid: Int
         public var timeout: Double?
+
+        public init(sandboxId: String? = nil, pid: Int, timeout: Double?) {
+            self.sandboxId = sandboxId
+            self.pid = pid
+            self.timeout = timeout
+        }
     }
 
     public typealias Result = CommandResult

@@ -35,6 +35,11 @@ public struct EntryInfo: Codable, Sendable, Equatable {
 public struct PathTarget: Codable, Sendable {
     public var sandboxId: String?
     public var path: String
+
+    public init(sandboxId: String? = nil, path: String) {
+        self.sandboxId = sandboxId
+        self.path = path
+    }
 }
 
 public enum FilesRead: RPCMethod {
@@ -44,6 +49,12 @@ public enum FilesRead: RPCMethod {
         public var sandboxId: String?
         public var path: String
         public var encoding: OutputEncoding?
+
+        public init(sandboxId: String? = nil, path: String, encoding: OutputEncoding?) {
+            self.sandboxId = sandboxId
+            self.path = path
+            self.encoding = encoding
+        }
     }
 
     public struct Result: Codable, Sendable {
@@ -60,6 +71,13 @@ public enum FilesWrite: RPCMethod {
         public var path: String
         public var content: String
         public var encoding: OutputEncoding?
+
+        public init(sandboxId: String? = nil, path: String, content: String, encoding: OutputEncoding?) {
+            self.sandboxId = sandboxId
+            self.path = path
+            self.content = content
+            self.encoding = encoding
+        }
     }
 
     public struct Result: Codable, Sendable {
@@ -79,6 +97,12 @@ public enum FilesList: RPCMethod {
         public var sandboxId: String?
         public var path: String
         public var depth: Int?
+
+        public init(sandboxId: String? = nil, path: String, depth: Int?) {
+            self.sandboxId = sandboxId
+            self.path = path
+            self.depth = depth
+        }
     }
 
     public struct Result: Codable, Sendable {
@@ -110,6 +134,12 @@ public enum FilesRename: RPCMethod {
         public var sandboxId: String?
         public var from: String
         public var to: String
+
+        public init(sandboxId: String? = nil, from: String, to: String) {
+            self.sandboxId = sandboxId
+            self.from = from
+            self.to = to
+        }
     }
 
     public typealias Result = EntryInfo

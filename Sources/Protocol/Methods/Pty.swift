@@ -41,6 +41,13 @@ public enum PtyResize: RPCMethod {
         public var pid: Int
         public var cols: Int
         public var rows: Int
+
+        public init(sandboxId: String? = nil, pid: Int, cols: Int, rows: Int) {
+            self.sandboxId = sandboxId
+            self.pid = pid
+            self.cols = cols
+            self.rows = rows
+        }
     }
 
     public typealias Result = Empty

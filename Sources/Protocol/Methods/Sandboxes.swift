@@ -45,6 +45,8 @@ public enum SandboxCreate: RPCMethod {
 /// Params of the methods that act on one sandbox and nothing else.
 public struct SandboxTarget: Codable, Sendable {
     public var sandboxId: String?
+
+    public init(sandboxId: String? = nil) { self.sandboxId = sandboxId }
 }
 
 public struct Killed: Codable, Sendable, Equatable {

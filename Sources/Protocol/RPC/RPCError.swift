@@ -22,6 +22,8 @@ public enum RPCError: Error, Sendable, Equatable {
     case sandboxKilled(sandboxId: String, pid: Int? = nil)
     case isADirectory(path: String)
     case requestCancelled
+    /// An error answered by an agent (a supervisor inside an isolated sandbox), passed on as it came.
+    case forwarded(code: Int, message: String, data: JSONObject)
     /// MCP only: a request stamped with a protocol revision this server does not speak.
     case unsupportedProtocolVersion(requested: String, supported: [String])
 
@@ -65,6 +67,7 @@ public enum RPCError: Error, Sendable, Equatable {
         case .isADirectory: -32013
         case .requestCancelled: -32800
         case .unsupportedProtocolVersion: -32022
+        case .forwarded(let code, _, _): code
         }
     }
 
@@ -90,6 +93,7 @@ public enum RPCError: Error, Sendable, Equatable {
         case .isADirectory: "IsADirectory"
         case .requestCancelled: "RequestCancelled"
         case .unsupportedProtocolVersion: "UnsupportedProtocolVersion"
+        case .forwarded(_, _, let data): data["kind"]?.stringValue ?? "Internal"
         }
     }
 
@@ -115,12 +119,14 @@ public enum RPCError: Error, Sendable, Equatable {
         case .sandboxKilled(let id, _): "sandbox \(id) was killed"
         case .isADirectory(let path): "is a directory: \(path)"
         case .requestCancelled: "request cancelled"
+        case .forwarded(_, let message, _): message
         case .unsupportedProtocolVersion(let requested, let supported):
             "unsupported protocol version \"\(requested)\" (supported: \(supported.joined(separator: ", ")))"
         }
     }
 
     public var data: JSONObject {
+        if case .forwarded(_, _, let data) = self { return data }
         var data: JSONObject = ["kind": .string(kind)]
         switch self {
         case .parseError(let reason), .invalidRequest(let reason), .internalError(let reason),
@@ -148,7 +154,7 @@ public enum RPCError: Error, Sendable, Equatable {
         case .sandboxKilled(let id, let pid):
             data["sandboxId"] = .string(id)
             if let pid { data["pid"] = .number(pid) }
-        case .requestCancelled: break
+        case .requestCancelled, .forwarded: break
         case .unsupportedProtocolVersion(let requested, let supported):
             data["requested"] = .string(requested)
             data["supported"] = .array(supported.map(JSONValue.string))

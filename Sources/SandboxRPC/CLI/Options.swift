@@ -8,10 +8,29 @@ struct Options: Sendable {
     var inheritEnv = false
     var root: String?
     var isolation: Isolation = .auto
+    /// Set in agent mode: serve one implicit sandbox whose home is this directory.
+    var agentHome: String?
+    /// Environment variables and output limit of the implicit "default" sandbox.
+    var defaultEnvs: [String: String] = [:]
+    var defaultMaxOutputBytes: Int?
     var logLevel: Logger.Level = .warn
+
+    /// The options of the implicit "default" sandbox.
+    var defaultSandbox: SandboxCreate.Params {
+        var params = SandboxCreate.Params()
+        if !defaultEnvs.isEmpty { params.envs = defaultEnvs }
+        if let defaultMaxOutputBytes {
+            var limits = SandboxLimits()
+            limits.maxOutputBytes = defaultMaxOutputBytes
+            params.limits = limits
+        }
+        return params
+    }
 
     static let usage = """
         usage: sandbox-rpc [options]
+               sandbox-rpc agent [--home DIR] [options]
+               sandbox-rpc mcp [options]      (see docs/mcp.md)
                sandbox-rpc mcp [options]   (an MCP server instead; see sandbox-rpc mcp --help)
 
         Serves line-delimited JSON-RPC 2.0 on stdin/stdout: run commands in sandboxes and stream
@@ -22,7 +41,9 @@ struct Options: Sendable {
           --eof-grace SECONDS     at end of input, time given to requests in flight (default 3)
           --inherit-env           pass the bridge's own environment to commands (default: a clean one)
           --root DIR              where sandbox homes are made (default: $XDG_RUNTIME_DIR or /tmp)
-          --isolation KIND        default isolation: auto, none (default auto)
+          --env NAME=VALUE        an environment variable of the implicit "default" sandbox (repeatable)
+          --max-output-bytes N    output kept per stream of the "default" sandbox's commands
+          --isolation KIND        default isolation: auto, none, bwrap (default auto: bwrap where it works)
           --log-level LEVEL       error, warn, info, debug (default warn)
           --version               print the version and exit
           --help                  print this help and exit
@@ -38,6 +59,13 @@ struct Options: Sendable {
 
     static func parse(_ arguments: [String]) -> ParseOutcome {
         var options = Options()
+        var arguments = arguments
+        if arguments.first == "agent" {
+            // `sandbox-rpc agent [--home DIR]`: the supervisor inside an isolated sandbox.
+            arguments.removeFirst()
+            options.agentHome = Workspace.currentDirectory()
+            options.isolation = .none
+        }
         var index = 0
         func value(_ name: String) -> String? {
             index += 1
@@ -62,12 +90,23 @@ struct Options: Sendable {
             case "--eof-grace":
                 guard let text = next(), let n = Double(text), n >= 0 else { return bad("--eof-grace needs a number of seconds >= 0") }
                 options.eofGrace = n
+            case "--home" where options.agentHome != nil:
+                guard let text = next(), !text.isEmpty else { return bad("--home needs a directory") }
+                options.agentHome = text
+            case "--env":
+                guard let text = next(), let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+                    return bad("--env needs NAME=VALUE")
+                }
+                options.defaultEnvs[String(text[..<eq])] = String(text[text.index(after: eq)...])
+            case "--max-output-bytes":
+                guard let text = next(), let n = Int(text), n >= 0 else { return bad("--max-output-bytes needs a number of bytes >= 0") }
+                options.defaultMaxOutputBytes = n
             case "--root":
                 guard let text = next(), !text.isEmpty else { return bad("--root needs a directory") }
                 options.root = text
             case "--isolation":
                 guard let text = next(), let isolation = Isolation(rawValue: text) else {
-                    return bad("--isolation needs one of: auto, none")
+                    return bad("--isolation needs one of: auto, none, bwrap")
                 }
                 options.isolation = isolation
             case "--log-level":

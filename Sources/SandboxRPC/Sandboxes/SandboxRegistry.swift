@@ -9,20 +9,35 @@ actor SandboxRegistry {
     private let settings: LocalSandboxSettings
     private let defaultIsolation: Isolation
     private let outbox: Outbox
+    private let logger: Logger
+    /// In agent mode: the home of the one implicit sandbox, and no isolation of our own.
+    private let agentHome: String?
+    /// Options of the implicit "default" sandbox.
+    private let defaultSandbox: SandboxCreate.Params
     private var sandboxes: [String: any Sandbox] = [:]
     private var creating: [String: Task<any Sandbox, any Error>] = [:]
     private var lifetimes: [String: Task<Void, Never>] = [:]
     private var closed = false
 
-    init(supervisor: Supervisor, settings: LocalSandboxSettings, defaultIsolation: Isolation, outbox: Outbox) {
+    init(
+        supervisor: Supervisor, settings: LocalSandboxSettings, defaultIsolation: Isolation, outbox: Outbox,
+        logger: Logger, agentHome: String? = nil, defaultSandbox: SandboxCreate.Params = .init()
+    ) {
+        var defaultSandbox = defaultSandbox
+        defaultSandbox.cwd = agentHome
+        self.defaultSandbox = defaultSandbox
         self.supervisor = supervisor
         self.settings = settings
         self.defaultIsolation = defaultIsolation
         self.outbox = outbox
+        self.logger = logger
+        self.agentHome = agentHome
     }
 
-    /// The isolations this bridge can provide here.
-    nonisolated var availableIsolations: [Isolation] { [.none] }
+    /// The isolations this bridge can provide here (bwrap is tried once, the first time).
+    nonisolated var availableIsolations: [Isolation] {
+        agentHome == nil && Bubblewrap.works(scratch: settings.root) ? [.none, .bwrap] : [.none]
+    }
 
     /// The sandbox with this id; without one, the default sandbox, created on first use.
     func sandbox(_ id: String?) async throws -> any Sandbox {
@@ -30,7 +45,7 @@ actor SandboxRegistry {
         if let sandbox = sandboxes[id] { return sandbox }
         if let pending = creating[id] { return try await pending.value }
         guard id == Self.defaultID else { throw RPCError.sandboxNotFound(sandboxId: id) }
-        return try await create(id: id, params: SandboxCreate.Params())
+        return try await create(id: id, params: defaultSandbox)
     }
 
     func create(_ params: SandboxCreate.Params) async throws -> SandboxCreate.Result {
@@ -46,9 +61,15 @@ actor SandboxRegistry {
     private func create(id: String, params: SandboxCreate.Params) async throws -> any Sandbox {
         guard !closed else { throw RPCError.unsupported(reason: "the bridge is shutting down") }
         let isolation = try resolve(params.isolation ?? defaultIsolation)
-        precondition(isolation == .none)
-        let task = Task { [supervisor, settings] () async throws -> any Sandbox in
-            try await LocalSandbox(id: id, params: params, supervisor: supervisor, settings: settings)
+        let task = Task { [supervisor, settings, outbox, logger] () async throws -> any Sandbox in
+            switch isolation {
+            case .bwrap:
+                try await BubblewrapSandbox.make(id: id, params: params, settings: settings, outbox: outbox, logger: logger) {
+                    [weak self] in Task { await self?.agentExited(id) }
+                }
+            default:
+                try await LocalSandbox(id: id, params: params, supervisor: supervisor, settings: settings)
+            }
         }
         creating[id] = task
         defer { creating[id] = nil }
@@ -69,10 +90,28 @@ actor SandboxRegistry {
     }
 
     private func resolve(_ isolation: Isolation) throws(RPCError) -> Isolation {
+        let available = availableIsolations
         switch isolation {
-        case .auto, .none: return .none
+        case .auto: return available.contains(.bwrap) ? .bwrap : .none
+        case .none: return .none
         case .bwrap, .docker:
-            throw .unsupported(reason: "isolation \"\(isolation.rawValue)\" is not available on this bridge (available: \"none\")")
+            guard available.contains(isolation) else {
+                let names = available.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+                throw .unsupported(reason: "isolation \"\(isolation.rawValue)\" is not available on this machine (available: \(names))")
+            }
+            return isolation
+        }
+    }
+
+    /// An agent died under us (or was killed): its sandbox is gone.
+    private func agentExited(_ id: String) async {
+        guard let sandbox = sandboxes.removeValue(forKey: id) else { return }
+        lifetimes.removeValue(forKey: id)?.cancel()
+        logger.warn("the agent of sandbox \(id) exited")
+        await sandbox.terminate()
+        let exit = SandboxExit(sandboxId: id, reason: "killed")
+        if let params = try? JSONValueEncoder().encode(exit) {
+            outbox.send(line: OutgoingMessage.notification(method: SandboxExit.method, params: params))
         }
     }
 

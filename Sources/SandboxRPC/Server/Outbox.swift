@@ -13,12 +13,14 @@ final class Outbox: Sendable {
         var congested = false
         var closed = false
         var onDrained: (@Sendable () -> Void)?
+        var congestionWaiters = 0
     }
 
     let highWater: Int
     let lowWater: Int
     private let state = Mutex(State())
     private let wakeWriter = DispatchSemaphore(value: 0)
+    private let uncongested = DispatchSemaphore(value: 0)
 
     init(highWater: Int = 2 << 20, lowWater: Int = 512 << 10) {
         self.highWater = highWater
@@ -85,12 +87,25 @@ final class Outbox: Sendable {
 
     /// The writer reports a chunk written; this is where congestion ends.
     func didWrite() {
-        let handler: (@Sendable () -> Void)? = state.withLock { state in
-            guard state.congested, state.pending.count < lowWater else { return nil }
+        let (handler, waiters) = state.withLock { state -> ((@Sendable () -> Void)?, Int) in
+            guard state.congested, state.pending.count < lowWater else { return (nil, 0) }
             state.congested = false
-            return state.onDrained
+            defer { state.congestionWaiters = 0 }
+            return (state.onDrained, state.congestionWaiters)
         }
         handler?()
+        for _ in 0..<waiters { uncongested.signal() }
+    }
+
+    /// Blocks the calling thread (a reader of its own, never the cooperative pool) while the
+    /// outbox is congested: how relays of agents' output apply backpressure.
+    func waitUntilUncongested() {
+        let wait = state.withLock { state -> Bool in
+            guard state.congested, !state.closed else { return false }
+            state.congestionWaiters += 1
+            return true
+        }
+        if wait { uncongested.wait() }
     }
 
     /// Whether everything queued has been written.

@@ -20,7 +20,8 @@ struct Server {
             inheritedEnvironment: options.inheritEnv ? CommandEnvironment.bridgeEnvironment() : nil,
             shell: access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh")
         let registry = SandboxRegistry(
-            supervisor: supervisor, settings: settings, defaultIsolation: options.isolation, outbox: outbox)
+            supervisor: supervisor, settings: settings, defaultIsolation: options.isolation, outbox: outbox,
+            logger: logger, agentHome: options.agentHome, defaultSandbox: options.defaultSandbox)
         let lifecycle = Lifecycle(outbox: outbox, logger: logger) {
             await registry.killAll()
             root.remove()

@@ -63,6 +63,10 @@ enum ServerMethods {
             }
             return try await registry.sandbox(params.sandboxId).wait(pid: params.pid, timeout: params.timeout)
         }
+        table.register(CommandsSnapshot.self) { params, _ in
+            try await registry.sandbox(params.sandboxId).snapshot(
+                pid: params.pid, since: params.since ?? .zero, budget: max(0, params.budget ?? 16 * 1024))
+        }
 
         table.register(PtyCreate.self) { params, context in
             PtyCreate.Result(pid: try await registry.sandbox(params.sandboxId).createPty(params, context: context))

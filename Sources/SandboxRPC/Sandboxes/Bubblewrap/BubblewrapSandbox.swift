@@ -1,0 +1,66 @@
+import CSandboxShims
+import Glibc
+import Protocol
+
+/// Makes bwrap sandboxes: a workspace owned by a host user of its own, bwrap started as that
+/// user with `sandbox-rpc agent` inside, and an `AgentSandbox` talking to the agent.
+enum BubblewrapSandbox {
+    static func make(
+        id: String, params: SandboxCreate.Params, settings: LocalSandboxSettings, outbox: Outbox, logger: Logger,
+        onAgentExit: @escaping @Sendable () -> Void
+    ) async throws -> any Sandbox {
+        if params.cwd != nil {
+            throw RPCError.unsupported(reason: "cwd cannot be given for a bwrap sandbox: its home is its own workspace, /home/user")
+        }
+        try CommandEnvironment.validate(params.envs, field: "envs")
+        let user = Bubblewrap.allocateHostUser()
+        let workspace = settings.root + "/" + id
+        let etc = workspace + ".etc"
+        let cleanup: @Sendable () -> Void = {
+            _ = sr_remove_tree(workspace)
+            _ = sr_remove_tree(etc)
+        }
+        do {
+            try Bubblewrap.prepare(workspace: workspace, etc: etc, user: user)
+        } catch {
+            cleanup()
+            throw error
+        }
+
+        var agentArguments = [Bubblewrap.agentPath, "agent", "--home", Bubblewrap.sandboxHome, "--log-level", "\(logger.level)"]
+        for (key, value) in (params.envs ?? [:]).sorted(by: { $0.key < $1.key }) { agentArguments += ["--env", "\(key)=\(value)"] }
+        if let max = params.limits?.maxOutputBytes { agentArguments += ["--max-output-bytes", String(max)] }
+        let network = params.network ?? false
+        let argv = Bubblewrap.arguments(workspace: workspace, etc: etc, network: network, command: agentArguments)
+
+        var input: [Int32] = [-1, -1], output: [Int32] = [-1, -1]
+        guard sr_pipe_cloexec(&input) == 0 else { cleanup(); throw RPCError.limitExceeded(reason: "out of file descriptors") }
+        guard sr_pipe_cloexec(&output) == 0 else {
+            input.forEach(closeDescriptor); cleanup()
+            throw RPCError.limitExceeded(reason: "out of file descriptors")
+        }
+        let pid: pid_t
+        do {
+            pid = try Bubblewrap.spawn(argv, user: user, stdio: [input[0], output[1], 2])
+        } catch {
+            (input + output).forEach(closeDescriptor)
+            cleanup()
+            throw RPCError.internalError(reason: "cannot start bwrap: \(error)")
+        }
+        closeDescriptor(input[0])
+        closeDescriptor(output[1])
+        let agent = LaunchedAgent(pid: pid, network: network)
+        let connection = AgentConnection(
+            input: input[1], output: output[0], sandboxId: id, outbox: outbox, logger: logger, onClosed: onAgentExit)
+        let sandbox = AgentSandbox(
+            id: id, isolation: .bwrap, home: Bubblewrap.sandboxHome, metadata: params.metadata ?? [:], agent: agent,
+            connection: connection, cleanup: cleanup)
+        do {
+            _ = try await connection.call(Ping.self, Empty())
+        } catch {
+            await sandbox.terminate()
+            throw RPCError.internalError(reason: "the sandbox's agent did not start (see the bridge's stderr)")
+        }
+        return sandbox
+    }
+}
