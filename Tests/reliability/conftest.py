@@ -75,6 +75,32 @@ def start_bridge(make_bridge, bridge_bin, base_args, tmp_path):
 
 
 @pytest.fixture
+def raw_bridge(bridge_bin, base_args, tmp_path):
+    """start(*args) -> RawBridge: the binary with --isolation none and a fresh --root, driven through
+    its bare pipes (no reader thread); killed after the test if still running."""
+    made: list = []
+    roots: list[str] = []
+
+    def start(*args: str, env: dict | None = None):
+        extra = list(base_args)
+        if "--root" in harness._help_text(bridge_bin):
+            root = tempfile.mkdtemp(prefix="sandbox-rpc-reliability-")
+            roots.append(root)
+            extra += ["--root", root]
+        env = dict(os.environ if env is None else env)
+        env[rh.SECRET_NAME] = rh.SECRET_VALUE
+        b = rh.RawBridge([bridge_bin, *extra, *args], env=env, cwd=str(tmp_path))
+        made.append(b)
+        return b
+
+    yield start
+    for b in made:
+        b.kill()
+    for root in roots:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
 def load_bin() -> str:
     """The binary for load tests (the release build when it is current; see reliability_harness)."""
     path = rh.load_binary()

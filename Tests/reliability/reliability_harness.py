@@ -89,10 +89,18 @@ def debug_binary() -> str:
     return os.environ.get("SANDBOX_RPC_BIN") or str(REPO / ".build" / "debug" / "sandbox-rpc")
 
 
+def _newest_source_mtime() -> float:
+    newest = (REPO / "Package.swift").stat().st_mtime
+    for root, _, files in os.walk(REPO / "Sources"):
+        for name in files:
+            newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+    return newest
+
+
 def load_binary() -> str:
-    """The binary for load tests: $SANDBOX_RPC_LOAD_BIN; else the release build when it is present and
-    not older than the debug build (a stale release binary would test old code) and SANDBOX_RPC_BIN
-    is unset or names the debug build; else the same binary as every other test."""
+    """The binary for load tests: $SANDBOX_RPC_LOAD_BIN; else, when SANDBOX_RPC_BIN is unset or names
+    the debug build, the release build if it is newer than every file under Sources/ (a stale release
+    binary would test old code); else the same binary as every other test."""
     explicit = os.environ.get("SANDBOX_RPC_LOAD_BIN")
     if explicit:
         return explicit
@@ -102,7 +110,7 @@ def load_binary() -> str:
     if Path(chosen).resolve() != debug.resolve():
         return chosen
     try:
-        if release.is_file() and os.access(release, os.X_OK) and release.stat().st_mtime >= debug.stat().st_mtime:
+        if release.is_file() and os.access(release, os.X_OK) and release.stat().st_mtime >= _newest_source_mtime():
             return str(release)
     except OSError:
         pass
@@ -184,6 +192,13 @@ def processes_with_env(marker: str) -> list[int]:
         if needle in env.split(b"\0") and not is_gone(pid):
             found.append(pid)
     return found
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def thread_count(pid: int) -> int:
@@ -315,3 +330,55 @@ def exchange(bridge, payload: bytes, timeout: float = 30.0) -> list:
     rec = bridge.response_record(bridge.request("ping"), timeout)
     with bridge.cond:
         return [r.msg for r in bridge.records[r0:rec.index]]
+
+
+class RawBridge:
+    """A bridge driven without the harness's reader thread, for faults that need the pipes themselves
+    (closing the read end of the bridge's stdout, for one)."""
+
+    def __init__(self, argv: list[str], env: dict | None = None, cwd: str | None = None):
+        import subprocess
+        import tempfile
+        self.stderr_file = tempfile.NamedTemporaryFile(prefix="sandbox-rpc-raw-stderr-", delete=False)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr_file,
+                                     env=env, cwd=cwd, bufsize=0)
+        self.pid = self.proc.pid
+
+    def send(self, msg: Any) -> None:
+        self.proc.stdin.write(dumps(msg) + b"\n")
+
+    def read_until(self, needle: bytes, timeout: float = 10.0, limit: int = 64 * MiB) -> bytes:
+        """Read stdout until `needle` has been seen (or fail)."""
+        import select
+        fd = self.proc.stdout.fileno()
+        got = bytearray()
+        deadline = time.monotonic() + timeout
+        while needle not in got:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0 and len(got) < limit, f"{needle!r} not seen on stdout; got {bytes(got[-300:])!r}"
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 1 << 20)
+                assert chunk, f"stdout closed before {needle!r}; got {bytes(got[-300:])!r}"
+                got += chunk
+        return bytes(got)
+
+    def stderr_text(self) -> str:
+        try:
+            return Path(self.stderr_file.name).read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
+        try:
+            os.unlink(self.stderr_file.name)
+        except OSError:
+            pass
