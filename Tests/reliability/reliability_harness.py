@@ -201,6 +201,14 @@ def comm(pid: int) -> str:
         return ""
 
 
+def wchan(pid: int) -> str:
+    """The kernel function the process sleeps in ("pipe_write", "do_epoll_wait", ...)."""
+    try:
+        return Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return ""
+
+
 def thread_count(pid: int) -> int:
     try:
         return len(os.listdir(f"/proc/{pid}/task"))
