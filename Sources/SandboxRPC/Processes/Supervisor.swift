@@ -137,6 +137,12 @@ actor Supervisor: ReactorDelegate {
 
     // MARK: Spawning
 
+    /// Runs `spawn` on the reactor thread. A child's parent-death signal fires when the *thread*
+    /// that started it ends, and pool threads come and go; this one lives as long as the bridge.
+    func spawnOnReactorThread<T: Sendable>(_ spawn: @Sendable () throws(SystemError) -> T) throws(SystemError) -> T {
+        try spawn()
+    }
+
     /// Starts a process in the sandbox; `arm: false` leaves its pipes unread until `arm` is called.
     func start(sandboxId: String, request: SpawnRequest, options: ProcessOptions, arm: Bool) async throws -> Int {
         let state = try state(sandboxId)

@@ -64,7 +64,9 @@ actor SandboxRegistry {
         let task = Task { [supervisor, settings, outbox, logger] () async throws -> any Sandbox in
             switch isolation {
             case .bwrap:
-                try await BubblewrapSandbox.make(id: id, params: params, settings: settings, outbox: outbox, logger: logger) {
+                try await BubblewrapSandbox.make(
+                    id: id, params: params, settings: settings, supervisor: supervisor, outbox: outbox, logger: logger
+                ) {
                     [weak self] in Task { await self?.agentExited(id) }
                 }
             default:

@@ -6,8 +6,8 @@ import Protocol
 /// user with `sandbox-rpc agent` inside, and an `AgentSandbox` talking to the agent.
 enum BubblewrapSandbox {
     static func make(
-        id: String, params: SandboxCreate.Params, settings: LocalSandboxSettings, outbox: Outbox, logger: Logger,
-        onAgentExit: @escaping @Sendable () -> Void
+        id: String, params: SandboxCreate.Params, settings: LocalSandboxSettings, supervisor: Supervisor,
+        outbox: Outbox, logger: Logger, onAgentExit: @escaping @Sendable () -> Void
     ) async throws -> any Sandbox {
         if params.cwd != nil {
             throw RPCError.unsupported(reason: "cwd cannot be given for a bwrap sandbox: its home is its own workspace, /home/user")
@@ -41,7 +41,10 @@ enum BubblewrapSandbox {
         }
         let pid: pid_t
         do {
-            pid = try Bubblewrap.spawn(argv, user: user, stdio: [input[0], output[1], 2])
+            let stdio = [input[0], output[1], 2]
+            pid = try await supervisor.spawnOnReactorThread { () throws(SystemError) in
+                try Bubblewrap.spawn(argv, user: user, stdio: stdio)
+            }
         } catch {
             (input + output).forEach(closeDescriptor)
             cleanup()
