@@ -52,6 +52,13 @@ int sr_spawn_keeper(const char *exe, int sock, pid_t *pid);
 /// SIGKILL as its parent-death signal. For the isolation launcher (bwrap). Returns 0 or an errno.
 int sr_spawn_as(char *const argv[], char *const envp[], const int fds[3], uid_t uid, gid_t gid, pid_t *pid);
 
+/// Forwards a loopback port of this machine into another network namespace: listens on
+/// 127.0.0.1 (an ephemeral port, returned in `listen_port`) and, for every connection, connects
+/// to 127.0.0.1:`target_port` inside the namespace of `ns_fd` (from a thread that entered it)
+/// and relays bytes both ways. Returns 0 or an errno; `sr_forward_stop(listen_fd)` ends it.
+int sr_forward_start(int ns_fd, int target_port, int *listen_fd, int *listen_port);
+void sr_forward_stop(int listen_fd);
+
 /// Sends one message with file descriptors attached (SCM_RIGHTS). Returns 0 or an errno.
 int sr_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
 

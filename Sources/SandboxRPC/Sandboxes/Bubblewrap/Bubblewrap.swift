@@ -149,10 +149,13 @@ enum Bubblewrap {
     }
 }
 
-/// An agent process on the host (bwrap, whose death ends the sandbox's PID namespace).
+/// An agent process on the host (bwrap, whose death ends the sandbox's PID namespace), and the
+/// loopback forwards into its network namespace.
 final class LaunchedAgent: Sendable {
     let pid: pid_t
     let network: Bool
+    /// Sandbox port → (listening socket, host port).
+    private let forwards = Mutex<[Int: (fd: Int32, port: Int)]>([:])
 
     init(pid: pid_t, network: Bool) {
         self.pid = pid
@@ -162,12 +165,41 @@ final class LaunchedAgent: Sendable {
     /// Whether it is gone (it is reaped automatically: the bridge ignores SIGCHLD).
     var hasExited: Bool { Glibc.kill(pid, 0) != 0 }
 
-    func kill() { _ = Glibc.kill(pid, SIGKILL) }
-
-    func host(forPort port: Int) async throws -> String {
-        guard network else {
-            throw RPCError.unsupported(reason: "the sandbox has no network; create it with network: true to reach its ports")
+    func kill() {
+        _ = Glibc.kill(pid, SIGKILL)
+        forwards.withLock { forwards in
+            for forward in forwards.values { sr_forward_stop(forward.fd) }
+            forwards = [:]
         }
-        return "127.0.0.1:\(port)"
+    }
+
+    /// Where a client on this machine reaches `port` of the sandbox: the port itself when the
+    /// sandbox shares the host's network, else a loopback listener forwarding into the
+    /// sandbox's own network namespace (which still cannot reach out).
+    func host(forPort port: Int) async throws -> String {
+        if network { return "127.0.0.1:\(port)" }
+        return try forwards.withLock { (forwards) throws(RPCError) -> String in
+            if let forward = forwards[port] { return "127.0.0.1:\(forward.port)" }
+            guard let inside = firstChild(of: pid) else { throw .sandboxKilled(sandboxId: "") }
+            let namespace = open("/proc/\(inside)/ns/net", O_RDONLY | O_CLOEXEC)
+            guard namespace >= 0 else { throw .internalError(reason: "cannot open the sandbox's network namespace") }
+            defer { closeDescriptor(namespace) }
+            var fd: Int32 = -1, hostPort: Int32 = 0
+            let rc = sr_forward_start(namespace, Int32(port), &fd, &hostPort)
+            guard rc == 0 else { throw .internalError(reason: "cannot forward port \(port): \(String(cString: strerror(rc)))") }
+            forwards[port] = (fd, Int(hostPort))
+            return "127.0.0.1:\(hostPort)"
+        }
+    }
+
+    /// bwrap's child: the sandbox's first process, in its namespaces.
+    private func firstChild(of pid: pid_t) -> pid_t? {
+        let fd = open("/proc/\(pid)/task/\(pid)/children", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { closeDescriptor(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n], as: UTF8.self).split(separator: " ").first.flatMap { pid_t($0) }
     }
 }
