@@ -122,11 +122,23 @@ describe('commands.run (foreground)', () => {
     assert.equal(error.kind, 'FileNotFound')
   })
 
-  test('user: runs as that user (needs root); an unknown user is PermissionDenied', { ...T, skip: T.skip || (process.getuid?.() === 0 ? false : 'needs root') }, async () => {
-    const result = await sandbox.commands.run('id -un', { user: 'nobody' })
-    assert.equal(result.stdout, 'nobody\n')
-    const error = await sandbox.commands.run('id -un', { user: 'no-such-user-here' }).catch((e) => e)
-    assert.ok(error instanceof SandboxError && !(error instanceof CommandExitError), `got ${error}`)
+  test('user: runs as that user (needs root, isolation none); an unknown user is PermissionDenied', { ...T, skip: T.skip || (process.getuid?.() === 0 ? false : 'needs root') }, async () => {
+    const host = await createSandbox({ isolation: 'none' })
+    try {
+      const result = await host.commands.run('id -un', { user: 'nobody' })
+      assert.equal(result.stdout, 'nobody\n')
+      const error = await host.commands.run('id -un', { user: 'no-such-user-here' }).catch((e) => e)
+      assert.ok(error instanceof SandboxError && !(error instanceof CommandExitError), `got ${error}`)
+      assert.equal(error.kind, 'PermissionDenied')
+    } finally {
+      await host.kill()
+    }
+  })
+
+  test('user: in a bwrap sandbox commands run as "user"; another user is PermissionDenied', T, async () => {
+    if (sandbox.isolation !== 'bwrap') return
+    assert.equal((await sandbox.commands.run('id -un', { user: 'user' })).stdout, 'user\n')
+    const error = await sandbox.commands.run('id -un', { user: 'root' }).catch((e) => e)
     assert.equal(error.kind, 'PermissionDenied')
   })
 

@@ -154,8 +154,8 @@ describe('sandbox lifecycle', () => {
     }
   })
 
-  test('getHost(port) is "host:port" and reaches a server in the sandbox', T, async (t) => {
-    const sandbox = await createSandbox()
+  test('getHost(port) is "host:port" and reaches a server in the sandbox (shared network)', T, async (t) => {
+    const sandbox = await createSandbox({ isolation: 'none' })
     try {
       const port = await freePort()
       const host = sandbox.getHost(port)
@@ -182,8 +182,31 @@ describe('sandbox lifecycle', () => {
     }
   })
 
+  test('getHostAsync(port) reaches a server in a network-isolated sandbox through a forward', T, async (t) => {
+    const sandbox = await createSandbox()
+    try {
+      if (sandbox.isolation !== 'bwrap') return t.skip('bwrap is not available on this machine')
+      await sandbox.commands.run('echo isolated > index.txt')
+      const server = await sandbox.commands.run('python3 -m http.server 8080', { background: true, timeoutMs: 0 })
+      const host = await sandbox.getHostAsync(8080)
+      assert.match(host, /^127\.0\.0\.1:\d+$/)
+      const body = await eventually(async () => {
+        try {
+          const response = await fetch(`http://${host}/index.txt`)
+          return response.ok ? await response.text() : undefined
+        } catch {
+          return undefined
+        }
+      }, 10_000)
+      assert.equal(body, 'isolated\n')
+      assert.equal(await server.kill(), true)
+    } finally {
+      await sandbox.kill()
+    }
+  })
+
   test('two sandboxes are independent: separate bridges, homes and processes', T, async () => {
-    const [a, b] = await Promise.all([createSandbox(), createSandbox()])
+    const [a, b] = await Promise.all([createSandbox({ isolation: 'none' }), createSandbox()])
     try {
       assert.notEqual(a.bridgePid, b.bridgePid)
       assert.notEqual(a.home, b.home)

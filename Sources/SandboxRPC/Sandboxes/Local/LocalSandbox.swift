@@ -140,7 +140,8 @@ final class LocalSandbox: Sandbox {
     private func account(for user: String?) throws(RPCError) -> UserAccount? {
         guard let user, user != bridgeUser.name else { return nil }
         guard geteuid() == 0 else {
-            throw .permissionDenied(reason: "running as user \"\(user)\" needs the bridge to run as root (it runs as \"\(bridgeUser.name)\")")
+            throw .permissionDenied(
+                reason: "cannot run as user \"\(user)\": commands here run as \"\(bridgeUser.name)\" (switching users needs a supervisor running as root; a bwrap sandbox has the one user \"user\")")
         }
         guard let account = UserAccount.named(user) else {
             throw .permissionDenied(reason: "no such user \"\(user)\" on this machine")
