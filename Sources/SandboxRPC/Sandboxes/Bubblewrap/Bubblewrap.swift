@@ -54,6 +54,7 @@ enum Bubblewrap {
             "--bind", workspace, sandboxHome,
             "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/run",
             "--ro-bind", selfExecutable(), agentPath,
+            "--remount-ro", "/",
             "--chdir", sandboxHome,
         ]
         return args + command
