@@ -3,7 +3,7 @@
 import base64
 import io
 from datetime import datetime, timezone
-from typing import IO, Any, Dict, Mapping, Optional, Tuple, Union
+from typing import IO, Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 from .exceptions import (
     EXECUTION_TIMEOUT_MESSAGE,
@@ -173,8 +173,8 @@ def file_content(data: Union[str, bytes, bytearray, memoryview, IO[Any]]) -> Tup
     raise InvalidArgumentException(f"unsupported data type for a file: {type(data).__name__}")
 
 
-def read_content(result: Mapping[str, Any], format: str) -> Any:
-    raw = result.get("content") or ""
+def read_content(result: Mapping[str, Any], format: str) -> Union[str, bytearray, Iterator[bytes]]:
+    raw = str(result.get("content") or "")
     if format == "text":
         return raw
     data = base64.b64decode(raw)

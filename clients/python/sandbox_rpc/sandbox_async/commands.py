@@ -179,6 +179,7 @@ class AsyncCommands:
             return feed
 
         _, feed = await self._bridge.acall(method, params, timeout=self._timeout(request_timeout), hook=subscribe)
+        assert isinstance(feed, _PidFeed)
         return feed
 
     async def connect(

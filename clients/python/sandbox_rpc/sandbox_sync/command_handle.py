@@ -52,8 +52,8 @@ class ProcessState:
     def __init__(
         self,
         bridge: Bridge,
-        on_stdout: Optional[Callable[[str], Any]] = None,
-        on_stderr: Optional[Callable[[str], Any]] = None,
+        on_stdout: Optional[Callable[[Stdout], Any]] = None,
+        on_stderr: Optional[Callable[[Stderr], Any]] = None,
         on_pty: Optional[Callable[[bytes], Any]] = None,
     ) -> None:
         self._bridge = bridge
@@ -261,8 +261,8 @@ class CommandHandle:
     def wait(
         self,
         on_pty: Optional[Callable[[PtyOutput], Any]] = None,
-        on_stdout: Optional[Callable[[str], Any]] = None,
-        on_stderr: Optional[Callable[[str], Any]] = None,
+        on_stdout: Optional[Callable[[Stdout], Any]] = None,
+        on_stderr: Optional[Callable[[Stderr], Any]] = None,
     ) -> CommandResult:
         """Waits for the command to end. The callbacks get the output not delivered yet.
         Returns the result; raises `CommandExitException` for a non-zero exit code."""

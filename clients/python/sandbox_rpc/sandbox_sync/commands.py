@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Union,
 from .._bridge import Bridge
 from .._common import raise_for_exit_code, run_params, stdin_params, timeout_with_output
 from ..exceptions import NotFoundException, SandboxException, TimeoutException
-from ..models import CommandExitException, CommandResult, ProcessInfo, command_result, process_info
+from ..models import CommandExitException, CommandResult, ProcessInfo, Stderr, Stdout, command_result, process_info
 from .command_handle import CommandHandle, ProcessState
 
 
@@ -57,8 +57,8 @@ class Commands:
         envs: Optional[Dict[str, str]] = None,
         user: Optional[str] = None,
         cwd: Optional[str] = None,
-        on_stdout: Optional[Callable[[str], Any]] = None,
-        on_stderr: Optional[Callable[[str], Any]] = None,
+        on_stdout: Optional[Callable[[Stdout], Any]] = None,
+        on_stderr: Optional[Callable[[Stderr], Any]] = None,
         stdin: Optional[bool] = None,
         timeout: Optional[float] = 60,
         request_timeout: Optional[float] = None,
@@ -72,8 +72,8 @@ class Commands:
         envs: Optional[Dict[str, str]] = None,
         user: Optional[str] = None,
         cwd: Optional[str] = None,
-        on_stdout: Optional[Callable[[str], Any]] = None,
-        on_stderr: Optional[Callable[[str], Any]] = None,
+        on_stdout: Optional[Callable[[Stdout], Any]] = None,
+        on_stderr: Optional[Callable[[Stderr], Any]] = None,
         stdin: Optional[bool] = None,
         timeout: Optional[float] = 60,
         request_timeout: Optional[float] = None,
@@ -86,8 +86,8 @@ class Commands:
         envs: Optional[Dict[str, str]] = None,
         user: Optional[str] = None,
         cwd: Optional[str] = None,
-        on_stdout: Optional[Callable[[str], Any]] = None,
-        on_stderr: Optional[Callable[[str], Any]] = None,
+        on_stdout: Optional[Callable[[Stdout], Any]] = None,
+        on_stderr: Optional[Callable[[Stderr], Any]] = None,
         stdin: Optional[bool] = None,
         timeout: Optional[float] = 60,
         request_timeout: Optional[float] = None,
@@ -121,8 +121,8 @@ class Commands:
     def run_stream(
         self,
         cmd: str,
-        on_stdout: Optional[Callable[[str], Any]] = None,
-        on_stderr: Optional[Callable[[str], Any]] = None,
+        on_stdout: Optional[Callable[[Stdout], Any]] = None,
+        on_stderr: Optional[Callable[[Stderr], Any]] = None,
         envs: Optional[Dict[str, str]] = None,
         user: Optional[str] = None,
         cwd: Optional[str] = None,
@@ -139,8 +139,8 @@ class Commands:
     def _wait_foreground(
         self,
         handle: CommandHandle,
-        on_stdout: Optional[Callable[[str], Any]],
-        on_stderr: Optional[Callable[[str], Any]],
+        on_stdout: Optional[Callable[[Stdout], Any]],
+        on_stderr: Optional[Callable[[Stderr], Any]],
     ) -> CommandResult:
         try:
             return handle.wait(on_stdout=on_stdout, on_stderr=on_stderr)
@@ -158,8 +158,8 @@ class Commands:
         envs: Optional[Dict[str, str]],
         user: Optional[str],
         cwd: Optional[str],
-        on_stdout: Optional[Callable[[str], Any]],
-        on_stderr: Optional[Callable[[str], Any]],
+        on_stdout: Optional[Callable[[Stdout], Any]],
+        on_stderr: Optional[Callable[[Stderr], Any]],
         stdin: Optional[bool],
         timeout: Optional[float],
         request_timeout: Optional[float],
