@@ -272,7 +272,9 @@ class Bridge:
                 self._reader.join()
         dispatcher = self._dispatcher
         if dispatcher is not None and dispatcher.thread is not me:
-            dispatcher.thread.join()
+            dispatcher.thread.join(_REAP_TIMEOUT)
+            if dispatcher.thread.is_alive():
+                logger.warning("sandbox-rpc: an output callback is still running after the sandbox was closed")
 
     async def _wait_exited(self) -> None:
         if not self._exited.is_set():

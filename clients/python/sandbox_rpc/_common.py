@@ -215,8 +215,8 @@ def result_from_exit(exit_params: Mapping[str, Any], stdout: str, stderr: str) -
     code = exit_params.get("exitCode")
     exit_code = int(code) if code is not None else -1
     return CommandResult(
-        stderr=stderr,
         stdout=stdout,
+        stderr=stderr,
         exit_code=exit_code,
         error=error_text(exit_code, exit_params.get("signal"), exit_params.get("error")),
     )
@@ -225,7 +225,7 @@ def result_from_exit(exit_params: Mapping[str, Any], stdout: str, stderr: str) -
 def raise_for_exit_code(result: CommandResult) -> CommandResult:
     if result.exit_code != 0:
         raise CommandExitException(
-            stderr=result.stderr, stdout=result.stdout, exit_code=result.exit_code, error=result.error
+            stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code, error=result.error
         )
     return result
 

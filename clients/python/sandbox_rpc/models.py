@@ -50,12 +50,13 @@ class PtySize:
 
 @dataclass
 class CommandResult:
-    """What a finished command produced."""
+    """What a finished command produced. `error` is None on success, else why it failed
+    ("exit status 2", "signal: killed", ...)."""
 
-    stderr: str
     stdout: str
+    stderr: str
     exit_code: int
-    error: Optional[str]
+    error: Optional[str] = None
 
 
 @dataclass
@@ -140,8 +141,8 @@ def error_text(exit_code: int, signal: Optional[str], error: Optional[str]) -> O
 def command_result(result: Mapping[str, Any]) -> CommandResult:
     exit_code = int(result.get("exitCode") or 0)
     return CommandResult(
-        stderr=result.get("stderr") or "",
         stdout=result.get("stdout") or "",
+        stderr=result.get("stderr") or "",
         exit_code=exit_code,
         error=error_text(exit_code, result.get("signal"), result.get("error")),
     )

@@ -100,6 +100,15 @@ def test_malformed_error() -> None:
     assert type(exception_from_error({"code": 1, "message": "m"})) is SandboxException
 
 
+def test_command_result_fields() -> None:
+    result = CommandResult("out", "err", 1, "exit status 1")
+    assert (result.stdout, result.stderr, result.exit_code, result.error) == ("out", "err", 1, "exit status 1")
+    assert CommandResult(stdout="o", stderr="", exit_code=0).error is None
+    e = CommandExitException("o", "e", 2, "exit status 2")
+    assert (e.stdout, e.stderr, e.exit_code, e.error) == ("o", "e", 2, "exit status 2")
+    assert isinstance(e, CommandResult) and isinstance(e, Exception)
+
+
 def test_stdout_models() -> None:
     chunk = Stdout("line\n", 12.5)
     assert chunk == "line\n" and chunk.line == "line\n" and chunk.timestamp == 12.5

@@ -26,7 +26,7 @@ async def test_create_run_kill(bridge_path: str) -> None:
     sandbox = await AsyncSandbox.create(envs={"SB": "s"})
     try:
         result = await sandbox.commands.run("echo $SB-$C; echo e >&2", envs={"C": "c"})
-        assert result == CommandResult(stderr="e\n", stdout="s-c\n", exit_code=0, error=None)
+        assert result == CommandResult(stdout="s-c\n", stderr="e\n", exit_code=0, error=None)
         assert (await sandbox.commands.run("echo ${C:-unset}")).stdout == "unset\n"
     finally:
         assert await sandbox.kill() is True

@@ -29,7 +29,7 @@ A8191_E2 = PY + "\"import sys; sys.stdout.buffer.write(b'a' * 8191 + b'\\xe2')\"
 
 def test_foreground_result(sandbox: Sandbox) -> None:
     result = sandbox.commands.run("echo hello; echo oops >&2")
-    assert result == CommandResult(stderr="oops\n", stdout="hello\n", exit_code=0, error=None)
+    assert result == CommandResult(stdout="hello\n", stderr="oops\n", exit_code=0, error=None)
     assert type(result.stdout) is str
 
 
@@ -116,7 +116,7 @@ def test_output_produced_before_anyone_waits_is_kept(sandbox: Sandbox) -> None:
     handle = sandbox.commands.run("echo early; echo late >&2", background=True)
     eventually(lambda: handle.exit_code is not None)
     assert list(handle) == [("early\n", None, None), (None, "late\n", None)]
-    assert handle.wait() == CommandResult(stderr="late\n", stdout="early\n", exit_code=0, error=None)
+    assert handle.wait() == CommandResult(stdout="early\n", stderr="late\n", exit_code=0, error=None)
 
 
 def test_envs_reach_command_and_do_not_leak(bridge_path: str) -> None:
@@ -209,6 +209,24 @@ def test_stdin_str_and_bytes(sandbox: Sandbox) -> None:
     sandbox.commands.send_stdin(handle.pid, b"\xac\n")
     handle.close_stdin()
     assert handle.wait().stdout == "hello\nh\u00e9\n\u20ac\n"
+
+
+def test_moru_stdin_upper_caser_output_is_live(sandbox: Sandbox) -> None:
+    handle = sandbox.commands.run("python3 -c 'while True: print(input().upper())'", background=True, stdin=True)
+    handle.send_stdin("hello\n")
+    eventually(lambda: handle.stdout == "HELLO\n")
+    handle.send_stdin("world\n")
+    eventually(lambda: handle.stdout == "HELLO\nWORLD\n")
+    assert handle.exit_code is None
+    assert handle.kill() is True
+
+
+def test_stdin_to_an_exited_process(sandbox: Sandbox) -> None:
+    handle = sandbox.commands.run("true", background=True, stdin=True)
+    eventually(lambda: handle.exit_code == 0)
+    with pytest.raises(SandboxException) as info:
+        handle.send_stdin("late")
+    assert info.value.kind == "ProcessNotRunning"
 
 
 def test_stdin_closed_errors(sandbox: Sandbox) -> None:

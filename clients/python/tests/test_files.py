@@ -97,6 +97,11 @@ def test_exists_get_info_remove(sandbox: Sandbox) -> None:
     assert info.modified_time.tzinfo is not None
     assert abs((datetime.now(timezone.utc) - info.modified_time).total_seconds()) < 120
     assert info.symlink_target is None
+    me, group = sandbox.commands.run("id -un; id -gn").stdout.split()
+    assert (info.owner, info.group) == (me, group)
+    sandbox.commands.run("ln -s info.txt link")
+    link = sandbox.files.get_info("link")
+    assert (link.type, link.symlink_target, link.permissions[0]) == (FileType.SYMLINK, "info.txt", "l")
     sandbox.files.write("dir/inner/x", "x")
     assert sandbox.files.get_info("dir").type == FileType.DIR
     sandbox.files.remove("dir")

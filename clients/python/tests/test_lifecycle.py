@@ -3,11 +3,13 @@
 import asyncio
 import gc
 import os
+import subprocess
+import sys
 import uuid
 
 import pytest
 
-from conftest import bridge_children, client_threads, eventually, processes_with
+from conftest import PACKAGE_ROOT, bridge_children, client_threads, eventually, processes_with
 from sandbox_rpc import AsyncSandbox, Sandbox, SandboxException
 
 
@@ -111,3 +113,28 @@ async def test_async_kill_and_gc(bridge_path: str) -> None:
             break
         await asyncio.sleep(0.02)
     assert client_threads() == [] and bridge_children() == []
+
+
+@pytest.mark.parametrize("ending", ["return", "sys.exit(3)", "os._exit(4)"])
+def test_interpreter_exit_without_kill_leaves_nothing(bridge_path: str, ending: str) -> None:
+    cmd = marker_command()
+    script = f"""
+import os, sys
+from sandbox_rpc import Sandbox
+sandbox = Sandbox()
+handle = sandbox.commands.run({cmd!r}, background=True, on_stdout=print)
+print(sandbox.bridge_pid, flush=True)
+def main():
+    {ending}
+main()
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env=dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT)),
+        stdout=subprocess.PIPE,
+        timeout=60,
+        text=True,
+    )
+    assert proc.returncode == {"return": 0, "sys.exit(3)": 3, "os._exit(4)": 4}[ending]
+    bridge = int(proc.stdout.split()[0])
+    eventually(lambda: not processes_with(cmd) and not os.path.exists(f"/proc/{bridge}/cmdline"), timeout=15)

@@ -124,7 +124,7 @@ class AsyncCommands:
         try:
             return await self._wait_foreground(handle)
         except CommandExitException as e:
-            return CommandResult(stderr=e.stderr, stdout=e.stdout, exit_code=e.exit_code, error=e.error)
+            return CommandResult(stdout=e.stdout, stderr=e.stderr, exit_code=e.exit_code, error=e.error)
 
     async def _wait_foreground(self, handle: AsyncCommandHandle) -> CommandResult:
         try:

@@ -134,7 +134,7 @@ class Commands:
         try:
             return self._wait_foreground(handle, on_stdout, on_stderr)
         except CommandExitException as e:
-            return CommandResult(stderr=e.stderr, stdout=e.stdout, exit_code=e.exit_code, error=e.error)
+            return CommandResult(stdout=e.stdout, stderr=e.stderr, exit_code=e.exit_code, error=e.error)
 
     def _wait_foreground(
         self,
