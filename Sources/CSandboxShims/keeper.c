@@ -126,6 +126,7 @@ static void run_child(const struct sr_spawn_header *h, char *cwd, char **argv, c
         if (syscall(SYS_setuid, (uid_t)h->uid) < 0) child_fail("setuid");
     }
     if (chdir(cwd) < 0) child_fail(cwd);
+    sr_apply_rlimits(&h->limits);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -57,7 +58,24 @@ int sr_spawn_keeper(const char *exe, int sock, pid_t *pid) {
     return rc;
 }
 
-int sr_spawn_as(char *const argv[], char *const envp[], const int fds[3], uid_t uid, gid_t gid, pid_t *pid) {
+void sr_apply_rlimits(const struct sr_rlimits *limits) {
+    if (!limits) return;
+    if (limits->cpu_seconds) {
+        struct rlimit r = {limits->cpu_seconds, limits->cpu_seconds + 1};
+        syscall(SYS_setrlimit, RLIMIT_CPU, &r);
+    }
+    if (limits->address_space) {
+        struct rlimit r = {limits->address_space, limits->address_space};
+        syscall(SYS_setrlimit, RLIMIT_AS, &r);
+    }
+    if (limits->processes) {
+        struct rlimit r = {limits->processes, limits->processes};
+        syscall(SYS_setrlimit, RLIMIT_NPROC, &r);
+    }
+}
+
+int sr_spawn_as(char *const argv[], char *const envp[], const int fds[3], uid_t uid, gid_t gid,
+                const struct sr_rlimits *limits, char *const cgroups[], pid_t *pid) {
     int error_pipe[2];
     if (pipe2(error_pipe, O_CLOEXEC) < 0) return errno;
     pid_t child = vfork();
@@ -66,6 +84,12 @@ int sr_spawn_as(char *const argv[], char *const envp[], const int fds[3], uid_t 
         int err = 0;
         setsid();
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (int i = 0; cgroups && cgroups[i] && !err; i++) {
+            int fd = open(cgroups[i], O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || write(fd, "0", 1) != 1) err = errno;
+            if (fd >= 0) close(fd);
+        }
+        sr_apply_rlimits(limits);
         for (int i = 0; i < 3 && !err; i++) {
             if (dup2(fds[i], i) < 0) err = errno;
         }

@@ -31,7 +31,16 @@ struct sr_spawn_header {
     uint32_t argc;
     uint32_t envc;
     uint32_t reserved;
+    struct sr_rlimits {
+        uint64_t cpu_seconds;   // RLIMIT_CPU: SIGXCPU at this many seconds, SIGKILL a second later
+        uint64_t address_space; // RLIMIT_AS, bytes
+        uint64_t processes;     // RLIMIT_NPROC, per user
+    } limits;                   // 0: leave as it is
 };
+
+/// Applies the non-zero limits to the calling process (and so to what it starts).
+/// Only system calls: safe in a vfork child.
+void sr_apply_rlimits(const struct sr_rlimits *limits);
 
 struct sr_event {
     uint32_t op;
@@ -50,7 +59,10 @@ int sr_spawn_keeper(const char *exe, int sock, pid_t *pid);
 /// Starts `argv[0]` as another user (uid/gid, no supplementary groups) in a new session, with
 /// `fds` as its stdin, stdout, stderr, default signal dispositions, an empty signal mask and
 /// SIGKILL as its parent-death signal. For the isolation launcher (bwrap). Returns 0 or an errno.
-int sr_spawn_as(char *const argv[], char *const envp[], const int fds[3], uid_t uid, gid_t gid, pid_t *pid);
+/// `limits` are applied and the child joins every cgroup whose `cgroup.procs` path is listed in
+/// `cgroups` (NULL-terminated; may be NULL) before it execs.
+int sr_spawn_as(char *const argv[], char *const envp[], const int fds[3], uid_t uid, gid_t gid,
+                const struct sr_rlimits *limits, char *const cgroups[], pid_t *pid);
 
 /// Forwards a loopback port of this machine into another network namespace: listens on
 /// 127.0.0.1 (an ephemeral port, returned in `listen_port`) and, for every connection, connects

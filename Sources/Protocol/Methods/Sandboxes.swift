@@ -33,11 +33,15 @@ public enum SandboxCreate: RPCMethod {
         public var sandboxId: String
         public var isolation: Isolation
         public var home: String
+        /// For each limit asked for, how it is enforced: "cgroup" (the sandbox as a whole),
+        /// "rlimit" (each process), "retention" (maxOutputBytes) or "none".
+        public var limits: [String: String]?
 
-        public init(sandboxId: String, isolation: Isolation, home: String) {
+        public init(sandboxId: String, isolation: Isolation, home: String, limits: [String: String]? = nil) {
             self.sandboxId = sandboxId
             self.isolation = isolation
             self.home = home
+            self.limits = limits
         }
     }
 }

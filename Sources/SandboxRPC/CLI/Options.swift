@@ -13,15 +13,19 @@ struct Options: Sendable {
     /// Environment variables and output limit of the implicit "default" sandbox.
     var defaultEnvs: [String: String] = [:]
     var defaultMaxOutputBytes: Int?
+    var defaultCPUSeconds: Double?
+    var defaultMemoryBytes: Int?
     var logLevel: Logger.Level = .warn
 
     /// The options of the implicit "default" sandbox.
     var defaultSandbox: SandboxCreate.Params {
         var params = SandboxCreate.Params()
         if !defaultEnvs.isEmpty { params.envs = defaultEnvs }
-        if let defaultMaxOutputBytes {
+        if defaultMaxOutputBytes != nil || defaultCPUSeconds != nil || defaultMemoryBytes != nil {
             var limits = SandboxLimits()
             limits.maxOutputBytes = defaultMaxOutputBytes
+            limits.cpuSeconds = defaultCPUSeconds
+            limits.memoryBytes = defaultMemoryBytes
             params.limits = limits
         }
         return params
@@ -43,6 +47,8 @@ struct Options: Sendable {
           --root DIR              where sandbox homes are made (default: $XDG_RUNTIME_DIR or /tmp)
           --env NAME=VALUE        an environment variable of the implicit "default" sandbox (repeatable)
           --max-output-bytes N    output kept per stream of the "default" sandbox's commands
+          --cpu-seconds N         CPU time per command of the "default" sandbox
+          --memory-bytes N        memory of the "default" sandbox (its commands)
           --isolation KIND        default isolation: auto, none, bwrap (default auto: bwrap where it works)
           --log-level LEVEL       error, warn, info, debug (default warn)
           --version               print the version and exit
@@ -101,6 +107,12 @@ struct Options: Sendable {
             case "--max-output-bytes":
                 guard let text = next(), let n = Int(text), n >= 0 else { return bad("--max-output-bytes needs a number of bytes >= 0") }
                 options.defaultMaxOutputBytes = n
+            case "--cpu-seconds":
+                guard let text = next(), let n = Double(text), n > 0 else { return bad("--cpu-seconds needs a number of seconds > 0") }
+                options.defaultCPUSeconds = n
+            case "--memory-bytes":
+                guard let text = next(), let n = Int(text), n > 0 else { return bad("--memory-bytes needs a number of bytes > 0") }
+                options.defaultMemoryBytes = n
             case "--root":
                 guard let text = next(), !text.isEmpty else { return bad("--root needs a directory") }
                 options.root = text

@@ -67,6 +67,7 @@ struct KeeperHandle: Sendable, Hashable {
             header.flags |= UInt32(SR_SPAWN_SET_USER)
         }
         if request.controllingTerminal { header.flags |= UInt32(SR_SPAWN_CONTROLLING_TTY) }
+        header.limits = request.limits
         header.argc = UInt32(request.argv.count)
         header.envc = UInt32(request.environment.count)
         var message = withUnsafeBytes(of: &header) { Array($0) }
@@ -92,4 +93,5 @@ struct SpawnRequest: Sendable {
     var cwd: String
     var account: UserAccount?  // switch to it before exec; nil: stay who the keeper is
     var controllingTerminal = false
+    var limits = sr_rlimits()
 }

@@ -8,6 +8,8 @@ protocol Sandbox: AnyObject, Sendable {
     var home: String { get }
     var metadata: [String: String] { get }
     var startedAt: Double { get }
+    /// For each limit the sandbox was created with, how it is enforced ("cgroup", "rlimit", …).
+    var limitEnforcement: [String: String] { get }
 
     func run(_ params: CommandsRun.Params, context: RequestContext) async throws -> CommandsRun.Result
     func list() async throws -> [CommandsList.ProcessInfo]

@@ -55,7 +55,10 @@ actor SandboxRegistry {
         try Self.validate(params.limits)
         let sandbox = try await create(id: Self.newID(), params: params)
         if let timeout = params.timeout, timeout > 0 { try setTimeout(sandbox.id, seconds: timeout) }
-        return SandboxCreate.Result(sandboxId: sandbox.id, isolation: sandbox.isolation, home: sandbox.home)
+        let enforcement = sandbox.limitEnforcement
+        return SandboxCreate.Result(
+            sandboxId: sandbox.id, isolation: sandbox.isolation, home: sandbox.home,
+            limits: enforcement.isEmpty ? nil : enforcement)
     }
 
     private func create(id: String, params: SandboxCreate.Params) async throws -> any Sandbox {

@@ -13,11 +13,13 @@ final class AgentSandbox: Sandbox {
     private let agent: LaunchedAgent
     /// Releases what the sandbox holds on the host (its workspace), once the agent is gone.
     private let cleanup: @Sendable () -> Void
+    let limitEnforcement: [String: String]
 
     init(
         id: String, isolation: Isolation, home: String, metadata: [String: String], agent: LaunchedAgent,
-        connection: AgentConnection, cleanup: @escaping @Sendable () -> Void
+        connection: AgentConnection, enforcement: [String: String], cleanup: @escaping @Sendable () -> Void
     ) {
+        self.limitEnforcement = enforcement
         self.cleanup = cleanup
         self.id = id
         self.isolation = isolation

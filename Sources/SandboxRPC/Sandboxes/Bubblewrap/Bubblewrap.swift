@@ -70,14 +70,20 @@ enum Bubblewrap {
     /// The environment bwrap itself starts with (the agent builds clean ones for commands).
     static let launchEnvironment = ["PATH=" + CommandEnvironment.path, "HOME=" + sandboxHome, "LANG=C.UTF-8"]
 
-    /// Starts `argv` as `user` with the given stdio; the process is the caller's to kill.
-    static func spawn(_ argv: [String], user: (uid: uid_t, gid: gid_t), stdio: [Int32]) throws(SystemError) -> pid_t {
+    /// Starts `argv` as `user` with the given stdio, under `limits` and in the cgroups whose
+    /// `cgroup.procs` files are listed; the process is the caller's to kill.
+    static func spawn(
+        _ argv: [String], user: (uid: uid_t, gid: gid_t), stdio: [Int32], limits: sr_rlimits = sr_rlimits(),
+        cgroups: [String] = []
+    ) throws(SystemError) -> pid_t {
         var pid: pid_t = 0
+        var limits = limits
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = launchEnvironment.map { strdup($0) } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
+        let cGroups = cgroups.map { strdup($0) } + [nil]
+        defer { (cArgs + cEnv + cGroups).forEach { free($0) } }
         let rc = stdio.withUnsafeBufferPointer { fds in
-            sr_spawn_as(cArgs, cEnv, fds.baseAddress, user.uid, user.gid, &pid)
+            sr_spawn_as(cArgs, cEnv, fds.baseAddress, user.uid, user.gid, &limits, cGroups, &pid)
         }
         if rc != 0 { throw SystemError(call: "spawn(\(argv[0]))", errno: rc) }
         return pid

@@ -16,9 +16,13 @@ enum BubblewrapSandbox {
         let user = Bubblewrap.allocateHostUser()
         let workspace = settings.root + "/" + id
         let etc = workspace + ".etc"
+        // Memory and pids bound the sandbox as a whole (cgroups) where the machine allows; what
+        // is left is enforced per command by the agent (rlimits).
+        let resources = SandboxResources.make(sandboxId: id, limits: params.limits, processesPerUser: geteuid() == 0)
         let cleanup: @Sendable () -> Void = {
             _ = sr_remove_tree(workspace)
             _ = sr_remove_tree(etc)
+            resources.release()
         }
         do {
             try Bubblewrap.prepare(workspace: workspace, etc: etc, user: user)
@@ -30,6 +34,10 @@ enum BubblewrapSandbox {
         var agentArguments = [Bubblewrap.agentPath, "agent", "--home", Bubblewrap.sandboxHome, "--log-level", "\(logger.level)"]
         for (key, value) in (params.envs ?? [:]).sorted(by: { $0.key < $1.key }) { agentArguments += ["--env", "\(key)=\(value)"] }
         if let max = params.limits?.maxOutputBytes { agentArguments += ["--max-output-bytes", String(max)] }
+        if resources.rlimits.cpu_seconds > 0 { agentArguments += ["--cpu-seconds", String(resources.rlimits.cpu_seconds)] }
+        if resources.rlimits.address_space > 0 { agentArguments += ["--memory-bytes", String(resources.rlimits.address_space)] }
+        // RLIMIT_NPROC counts the sandbox's own host user: set on bwrap, it covers everything inside.
+        let launchLimits = sr_rlimits(cpu_seconds: 0, address_space: 0, processes: resources.rlimits.processes)
         let network = params.network ?? false
         let argv = Bubblewrap.arguments(workspace: workspace, etc: etc, network: network, command: agentArguments)
 
@@ -42,8 +50,9 @@ enum BubblewrapSandbox {
         let pid: pid_t
         do {
             let stdio = [input[0], output[1], 2]
+            let cgroups = resources.cgroupProcs
             pid = try await supervisor.spawnOnReactorThread { () throws(SystemError) in
-                try Bubblewrap.spawn(argv, user: user, stdio: stdio)
+                try Bubblewrap.spawn(argv, user: user, stdio: stdio, limits: launchLimits, cgroups: cgroups)
             }
         } catch {
             (input + output).forEach(closeDescriptor)
@@ -57,7 +66,7 @@ enum BubblewrapSandbox {
             input: input[1], output: output[0], sandboxId: id, outbox: outbox, logger: logger, onClosed: onAgentExit)
         let sandbox = AgentSandbox(
             id: id, isolation: .bwrap, home: Bubblewrap.sandboxHome, metadata: params.metadata ?? [:], agent: agent,
-            connection: connection, cleanup: cleanup)
+            connection: connection, enforcement: resources.enforcement, cleanup: cleanup)
         do {
             _ = try await connection.call(Ping.self, Empty())
         } catch {

@@ -21,11 +21,13 @@ final class LocalSandbox: Sandbox {
     private let envs: [String: String]
     private let limits: SandboxLimits?
     private let keeper: KeeperHandle
+    let resources: SandboxResources
     private let supervisor: Supervisor
     private let settings: LocalSandboxSettings
     private let bridgeUser = UserAccount.current()
 
     var home: String { workspace.path }
+    var limitEnforcement: [String: String] { resources.enforcement }
     var files: any FileSystem { LocalFileSystem(home: workspace.path) }
 
     init(id: String, params: SandboxCreate.Params, supervisor: Supervisor, settings: LocalSandboxSettings) async throws(RPCError) {
@@ -43,9 +45,13 @@ final class LocalSandbox: Sandbox {
             try Workspace.make(root: settings.root, name: id)
         }
         self.workspace = workspace
+        let resources = SandboxResources.make(sandboxId: id, limits: params.limits, processesPerUser: false)
+        self.resources = resources
         do {
             keeper = try KeeperHandle.launch()
+            resources.adopt(pid: keeper.pid)
         } catch {
+            resources.release()
             workspace.remove()
             throw error.errno == EMFILE || error.errno == EAGAIN
                 ? .limitExceeded(reason: "cannot start the sandbox supervisor: \(error)")
@@ -128,7 +134,8 @@ final class LocalSandbox: Sandbox {
         let environment = CommandEnvironment.build(
             home: home, user: account?.name ?? bridgeUser.name, inherited: settings.inheritedEnvironment,
             sandboxEnvs: envs, commandEnvs: commandEnvs ?? [:], extra: extraEnvs)
-        let request = SpawnRequest(argv: [], environment: environment, cwd: directory, account: account)
+        var request = SpawnRequest(argv: [], environment: environment, cwd: directory, account: account)
+        request.limits = resources.rlimits
         let options = ProcessOptions(
             cmd: cmd, tag: nil, envs: commandEnvs ?? [:], cwd: directory, encoding: .utf8,
             maxOutputBytes: limits?.maxOutputBytes ?? settings.defaultMaxOutputBytes, stream: false,
@@ -184,5 +191,6 @@ final class LocalSandbox: Sandbox {
     func terminate() async {
         await supervisor.killSandbox(id)
         workspace.remove()
+        resources.release()
     }
 }
