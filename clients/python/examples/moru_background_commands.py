@@ -6,8 +6,6 @@ files the page assumes exist in the sandbox (server.py, long_task.py, package.js
 The web-server section is in moru_web_server.py.
 """
 
-import time
-
 from sandbox_rpc import Sandbox
 
 sandbox = Sandbox.create()

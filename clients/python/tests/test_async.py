@@ -127,6 +127,16 @@ async def test_background_stdin_kill_list_connect(bridge_path: str) -> None:
             await sandbox.commands.connect(999999)
 
 
+async def test_connect_timeout_stops_listening_not_the_process(bridge_path: str) -> None:
+    async with await AsyncSandbox.create() as sandbox:
+        handle = await sandbox.commands.run("sleep 100", background=True)
+        connected = await sandbox.commands.connect(handle.pid, timeout=0.5)
+        with pytest.raises(TimeoutException):
+            await connected.wait()
+        assert [p.pid for p in await sandbox.commands.list()] == [handle.pid]
+        assert await handle.kill() is True
+
+
 async def test_implicit_stdin_closed_by_wait(bridge_path: str) -> None:
     async with await AsyncSandbox.create() as sandbox:
         handle = await sandbox.commands.run("cat", background=True)

@@ -1,6 +1,5 @@
 """sandbox.commands (sync client) against the real bridge."""
 
-import os
 import threading
 import time
 from typing import List
@@ -290,6 +289,15 @@ def test_connect_returns_kept_output_then_live_output(sandbox: Sandbox) -> None:
     handle.send_stdin("\n")
     assert other.wait().stdout == "one\ntwo\n"
     assert handle.wait().stdout == "one\ntwo\n"
+
+
+def test_connect_to_an_exited_process_replays_its_end(sandbox: Sandbox) -> None:
+    handle = sandbox.commands.run("echo out; echo err >&2; exit 7", background=True)
+    eventually(lambda: handle.exit_code == 7)
+    again = sandbox.commands.connect(handle.pid)
+    with pytest.raises(CommandExitException) as info:
+        again.wait()
+    assert (info.value.exit_code, info.value.stdout, info.value.stderr) == (7, "out\n", "err\n")
 
 
 def test_connect_by_keyword_and_unknown_pid(sandbox: Sandbox) -> None:

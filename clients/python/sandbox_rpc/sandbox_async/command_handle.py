@@ -100,7 +100,9 @@ class AsyncCommandHandle:
         self._on_stderr = on_stderr
         self._on_pty = on_pty
         self._implicit_stdin = implicit_stdin
-        self._timeout = timeout
+        loop = asyncio.get_running_loop()
+        # `timeout` (from connect) limits how long this handle listens, counted from now.
+        self._deadline = loop.time() + timeout if timeout else None
         self._is_pty = is_pty
         self._stdout: List[str] = []
         self._stderr: List[str] = []
@@ -191,8 +193,9 @@ class AsyncCommandHandle:
             except SandboxException:
                 pass
         try:
-            if self._timeout:
-                await asyncio.wait_for(asyncio.shield(self._wait_task), self._timeout)
+            if self._deadline is not None:
+                remaining = max(0.0, self._deadline - asyncio.get_running_loop().time())
+                await asyncio.wait_for(asyncio.shield(self._wait_task), remaining)
             else:
                 await asyncio.shield(self._wait_task)
         except asyncio.TimeoutError:
