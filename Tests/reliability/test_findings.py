@@ -33,6 +33,7 @@ KNOWN_FINDINGS = {
     "F5 rename into itself": ("-32603", "internal error: /", ": Invalid argument"),
     "F6 name too long": ("-32603", "File name too long"),
     "F9 pty.sendInput StdinClosed": ("(-32009, 'StdinClosed') is not one schema/openrpc.json lists for 'pty.sendInput'",),
+    "F11 empty sandboxId": ("data/sandboxId: '' should be non-empty",),
 }
 
 
@@ -244,3 +245,16 @@ def test_id_with_a_lone_surrogate_is_echoed_or_refused(bridge, text):
     refused = any(m.get("id", 0) is None and "error" in m for m in msgs)
     wrong = [raw for raw in raws if b"\xef\xbf\xbd" in raw]
     assert (answered_exactly or refused) and not wrong, wrong or msgs
+
+
+# --------------------------------------------------------------------------- F11: empty sandboxId
+@server_bug("an empty sandboxId (schema: SandboxId minLength 1) is answered with SandboxNotFound whose "
+            "data.sandboxId \"\" does not fit schema/ (SandboxNotFoundErrorData.sandboxId is a SandboxId)")
+@pytest.mark.parametrize("method,params", [
+    ("sandbox.setTimeout", {"sandboxId": "", "timeout": 1}), ("sandbox.getHost", {"sandboxId": "", "port": 1}),
+    ("commands.run", {"sandboxId": "", "cmd": "true"}), ("commands.list", {"sandboxId": ""}),
+    ("files.exists", {"sandboxId": "", "path": "x"}),
+], ids=["setTimeout", "getHost", "run", "list", "files"])
+def test_empty_sandbox_id_is_invalid_params(bridge, method, params):
+    e = bridge.err(method, params)
+    assert (e["code"], e["data"]["kind"], e["data"]["field"]) == (-32602, "InvalidParams", "sandboxId"), e

@@ -22,10 +22,10 @@ import fuzz_strategies as fs
 import reliability_harness as rh
 from test_findings import known_finding
 
-PER_METHOD = rh.size("RELIABILITY_FUZZ_PER_METHOD", 40, 2_500)
-MIXED = rh.size("RELIABILITY_FUZZ_MIXED", 400, 20_000)
-ENVELOPES = rh.size("RELIABILITY_FUZZ_ENVELOPES", 300, 10_000)
-BYTE_LINES = rh.size("RELIABILITY_FUZZ_BYTES", 300, 10_000)
+PER_METHOD = rh.size("RELIABILITY_FUZZ_PER_METHOD", 60, 2_500)  # x 28 methods
+MIXED = rh.size("RELIABILITY_FUZZ_MIXED", 600, 20_000)
+ENVELOPES = rh.size("RELIABILITY_FUZZ_ENVELOPES", 400, 10_000)
+BYTE_LINES = rh.size("RELIABILITY_FUZZ_BYTES", 400, 10_000)
 FRESH_BRIDGE_EVERY = 3_000  # cases; each bridge's end is checked too (clean exit, nothing left)
 PING_TIMEOUT = 20.0
 CASE_TIMEOUT = 20.0
