@@ -6,7 +6,7 @@ from typing import List
 
 import pytest
 
-from conftest import eventually
+from rpc_test_support import eventually
 from sandbox_rpc import (
     CommandExitException,
     CommandHandle,
@@ -90,6 +90,31 @@ def test_invalid_utf8_is_replaced_across_chunk_boundaries(sandbox: Sandbox) -> N
     handle = sandbox.commands.run(A8191_E2, background=True)
     assert "".join(out for out, _, _ in handle if out is not None) == expected
     assert handle.stdout == expected
+
+
+def test_a_character_split_across_writes_arrives_whole(sandbox: Sandbox) -> None:
+    chunks: List[str] = []
+    script = "import os, time; os.write(1, b'x\\xe2\\x82'); time.sleep(0.3); os.write(1, b'\\xac\\xffy')"
+    result = sandbox.commands.run(PY + f'"{script}"', on_stdout=chunks.append)
+    assert result.stdout == "x\u20ac\ufffdy" == "".join(chunks)
+    assert "\ufffd" not in chunks[0]  # the euro sign was held back whole, not replaced
+    assert sandbox.commands.run(PY + f'"{script}"').stdout == "x\u20ac\ufffdy"
+
+
+def test_large_stdin_round_trip(sandbox: Sandbox) -> None:
+    data = "".join(f"{i:07d}\n" for i in range(131072))  # 1 MiB
+    handle = sandbox.commands.run("cat", background=True, stdin=True)
+    for i in range(0, len(data), 65536):
+        handle.send_stdin(data[i : i + 65536])
+    handle.close_stdin()
+    assert handle.wait().stdout == data
+
+
+def test_many_background_commands_are_routed_by_pid(sandbox: Sandbox) -> None:
+    handles = [sandbox.commands.run(f"for j in 1 2 3; do echo {i}-$j; done", background=True) for i in range(40)]
+    for i, handle in enumerate(handles):
+        assert handle.wait().stdout == f"{i}-1\n{i}-2\n{i}-3\n"
+    assert len({h.pid for h in handles}) == 40
 
 
 def test_callbacks_get_chunks_as_produced_not_lines(sandbox: Sandbox) -> None:
@@ -399,7 +424,7 @@ def test_large_output_is_complete(sandbox: Sandbox) -> None:
 
 
 def test_get_host(sandbox: Sandbox) -> None:
-    from conftest import get_host_supported
+    from rpc_test_support import get_host_supported
 
     if not get_host_supported(sandbox):
         pytest.skip("bridge does not answer sandbox.getHost")

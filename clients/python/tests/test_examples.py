@@ -9,7 +9,7 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import BRIDGE, PACKAGE_ROOT, get_host_supported
+from rpc_test_support import BRIDGE, PACKAGE_ROOT, get_host_supported
 from sandbox_rpc import Sandbox
 
 EXAMPLES = PACKAGE_ROOT / "examples"

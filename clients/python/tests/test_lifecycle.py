@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import PACKAGE_ROOT, bridge_children, client_threads, eventually, processes_with
+from rpc_test_support import PACKAGE_ROOT, bridge_children, client_threads, eventually, processes_with
 from sandbox_rpc import AsyncSandbox, Sandbox, SandboxException
 
 

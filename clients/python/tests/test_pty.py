@@ -6,7 +6,7 @@ from typing import List
 
 import pytest
 
-from conftest import eventually
+from rpc_test_support import eventually
 from sandbox_rpc import AsyncSandbox, CommandHandle, PtySize, Sandbox
 
 pytestmark = pytest.mark.usefixtures("requires_pty")
