@@ -72,20 +72,10 @@ struct Options: Sendable {
             options.agentHome = Workspace.currentDirectory()
             options.isolation = .none
         }
-        var index = 0
-        func value(_ name: String) -> String? {
-            index += 1
-            return index < arguments.count ? arguments[index] : nil
-        }
+        var cursor = ArgumentCursor(arguments)
         func bad(_ message: String) -> ParseOutcome { .exit(message: "sandbox-rpc: \(message)\n\(usage)\n", status: 2) }
-        while index < arguments.count {
-            var argument = arguments[index]
-            var inline: String?
-            if argument.hasPrefix("--"), let eq = argument.firstIndex(of: "=") {
-                inline = String(argument[argument.index(after: eq)...])
-                argument = String(argument[..<eq])
-            }
-            func next() -> String? { inline ?? value(argument) }
+        func next() -> String? { cursor.value() }
+        while let argument = cursor.nextOption() {
             switch argument {
             case "--help", "-h": return .exit(message: usage + "\n", status: 0)
             case "--version": return .exit(message: "sandbox-rpc \(Version.current)\n", status: 0)
@@ -129,7 +119,6 @@ struct Options: Sendable {
             default:
                 return bad("unknown option \(argument)")
             }
-            index += 1
         }
         return .run(options)
     }

@@ -60,20 +60,10 @@ enum MCPOptions {
         var settings = MCPSettings()
         var limits = SandboxLimits()
         var rest: [String] = []
-        var index = 0
+        var cursor = ArgumentCursor(arguments)
         func bad(_ message: String) -> ParseOutcome { .exit(message: "sandbox-rpc mcp: \(message)\n\(usage)\n", status: 2) }
-        while index < arguments.count {
-            var argument = arguments[index]
-            var inline: String?
-            if argument.hasPrefix("--"), let eq = argument.firstIndex(of: "=") {
-                inline = String(argument[argument.index(after: eq)...])
-                argument = String(argument[..<eq])
-            }
-            func next() -> String? {
-                if let inline { return inline }
-                index += 1
-                return index < arguments.count ? arguments[index] : nil
-            }
+        func next() -> String? { cursor.value() }
+        while let argument = cursor.nextOption() {
             func count(_ name: String, allowZero: Bool = true) -> Int? {
                 guard let text = next(), let n = Int(text), allowZero ? n >= 0 : n > 0 else { return nil }
                 return n
@@ -118,17 +108,18 @@ enum MCPOptions {
                 settings.outputBytes = n
             default:
                 // The bridge's own options (--isolation, --root, --log-level, …), value included.
-                rest.append(arguments[index])
-                if inline == nil, index + 1 < arguments.count, !arguments[index + 1].hasPrefix("--") {
-                    index += 1
-                    rest.append(arguments[index])
-                }
+                rest += cursor.passThrough()
             }
-            index += 1
         }
         if limits != SandboxLimits() { settings.sandbox.limits = limits }
         switch Options.parse(rest) {
-        case .run(let options): return .run(options, settings)
+        case .run(var options):
+            // A host directory as the workspace means the host's view of files: no isolation,
+            // unless one is asked for (a bwrap sandbox has a workspace of its own).
+            if settings.sandbox.cwd != nil && !rest.contains(where: { $0.hasPrefix("--isolation") }) {
+                options.isolation = .none
+            }
+            return .run(options, settings)
         case .exit(let message, let status):
             // Keep the bridge's complaint, but show this command's usage with it.
             guard status != 0 else { return .exit(message: message, status: status) }
