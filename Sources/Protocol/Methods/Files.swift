@@ -49,17 +49,27 @@ public enum FilesRead: RPCMethod {
         public var sandboxId: String?
         public var path: String
         public var encoding: OutputEncoding?
+        /// Read only `length` bytes from `offset` on: how large files are streamed in chunks.
+        public var offset: Int?
+        public var length: Int?
 
-        public init(sandboxId: String? = nil, path: String, encoding: OutputEncoding?) {
+        public init(sandboxId: String? = nil, path: String, encoding: OutputEncoding?, offset: Int? = nil, length: Int? = nil) {
             self.sandboxId = sandboxId
             self.path = path
             self.encoding = encoding
+            self.offset = offset
+            self.length = length
         }
     }
 
     public struct Result: Codable, Sendable {
         public var content: String
-        public init(content: String) { self.content = content }
+        /// With `offset`/`length`: the file's whole size, so a reader knows when it is done.
+        public var size: Int?
+        public init(content: String, size: Int? = nil) {
+            self.content = content
+            self.size = size
+        }
     }
 }
 
@@ -71,12 +81,15 @@ public enum FilesWrite: RPCMethod {
         public var path: String
         public var content: String
         public var encoding: OutputEncoding?
+        /// Append to the file instead of replacing it: how large files are written in chunks.
+        public var append: Bool?
 
-        public init(sandboxId: String? = nil, path: String, content: String, encoding: OutputEncoding?) {
+        public init(sandboxId: String? = nil, path: String, content: String, encoding: OutputEncoding?, append: Bool? = nil) {
             self.sandboxId = sandboxId
             self.path = path
             self.content = content
             self.encoding = encoding
+            self.append = append
         }
     }
 

@@ -22,7 +22,7 @@ struct LocalFileSystem: FileSystem {
         Workspace.absolute(path.isEmpty ? "." : path, base: home)
     }
 
-    func read(_ path: String) async throws -> [UInt8] {
+    func read(_ path: String, offset: Int, length: Int?) async throws -> (bytes: [UInt8], size: Int) {
         let full = resolve(path)
         return try await blocking { () throws(RPCError) in
             let fd = open(full, O_RDONLY | O_CLOEXEC)
@@ -31,28 +31,29 @@ struct LocalFileSystem: FileSystem {
             var info = stat()
             guard fstat(fd, &info) == 0 else { throw Self.error(errno, full) }
             if info.st_mode & S_IFMT == S_IFDIR { throw .isADirectory(path: full) }
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(Int(info.st_size))
-            let chunk = 1 << 20
-            var buffer = [UInt8](repeating: 0, count: chunk)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, chunk) }
+            let size = Int(info.st_size)
+            let wanted = min(length ?? Int.max, max(0, size - offset))
+            var bytes = [UInt8](repeating: 0, count: wanted)
+            var filled = 0
+            while filled < wanted {
+                let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, wanted - filled, off_t(offset + filled)) }
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw Self.error(errno, full)
                 }
-                if n == 0 { break }
-                bytes.append(contentsOf: buffer[0..<n])
+                if n == 0 { break }  // it shrank meanwhile
+                filled += n
             }
-            return bytes
+            bytes.removeSubrange(filled...)
+            return (bytes, size)
         }
     }
 
-    func write(_ path: String, _ bytes: [UInt8]) async throws -> String {
+    func write(_ path: String, _ bytes: [UInt8], append: Bool) async throws -> String {
         let full = resolve(path)
         return try await blocking { () throws(RPCError) in
             try Self.makeParents(of: full)
-            let fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            let fd = open(full, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw Self.error(errno, full) }
             defer { close(fd) }
             var offset = 0

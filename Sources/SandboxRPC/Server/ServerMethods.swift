@@ -82,15 +82,20 @@ enum ServerMethods {
         }
 
         table.register(FilesRead.self) { params, _ in
-            let bytes = try await registry.sandbox(params.sandboxId).files.read(params.path)
-            switch params.encoding ?? .utf8 {
-            case .utf8: return FilesRead.Result(content: String(decoding: bytes, as: UTF8.self))
-            case .base64: return FilesRead.Result(content: Base64.encode(bytes))
+            if let offset = params.offset, offset < 0 { throw RPCError.invalidParams(field: "offset", reason: "must be >= 0") }
+            if let length = params.length, length < 0 { throw RPCError.invalidParams(field: "length", reason: "must be >= 0") }
+            let chunked = params.offset != nil || params.length != nil
+            let (bytes, size) = try await registry.sandbox(params.sandboxId).files.read(
+                params.path, offset: params.offset ?? 0, length: params.length)
+            let content = switch params.encoding ?? .utf8 {
+            case .utf8: String(decoding: bytes, as: UTF8.self)
+            case .base64: Base64.encode(bytes)
             }
+            return FilesRead.Result(content: content, size: chunked ? size : nil)
         }
         table.register(FilesWrite.self) { params, _ in
             let bytes = try decode(params.content, params.encoding, field: "content")
-            let path = try await registry.sandbox(params.sandboxId).files.write(params.path, bytes)
+            let path = try await registry.sandbox(params.sandboxId).files.write(params.path, bytes, append: params.append ?? false)
             return FilesWrite.Result(path: path, size: bytes.count)
         }
         table.register(FilesList.self) { params, _ in

@@ -56,23 +56,23 @@ enum ReadFile: MCPTool {
         guard limit >= 0 else { throw ToolError.invalidArgument("length", reason: "must be >= 0") }
         let encoding = arguments.encoding ?? .utf8
         let sandbox = try await context.sandboxes.sandbox(arguments.sandboxId)
-        let bytes = try await sandbox.files.read(arguments.path)
-        let start = min(offset, bytes.count)
-        var part = bytes[start..<min(bytes.count, start + min(limit, bytes.count - start))]
-        if encoding == .utf8 && part.endIndex < bytes.count {
+        let (chunk, size) = try await sandbox.files.read(arguments.path, offset: offset, length: limit)
+        let start = min(offset, size)
+        var part = chunk[...]
+        if encoding == .utf8 && start + part.count < size {
             let keep = OutputText.completePrefixLength(part)
             if keep > 0 { part = part.prefix(keep) }  // the cut character comes whole with the next part
         }
         let content = encoding == .utf8 ? String(decoding: part, as: UTF8.self) : Base64.encode(Array(part))
-        let remaining = bytes.count - part.endIndex
+        let remaining = size - (start + part.count)
         let output = Output(
-            path: arguments.path, content: content, encoding: encoding, size: bytes.count, offset: start,
+            path: arguments.path, content: content, encoding: encoding, size: size, offset: start,
             length: part.count, remaining: remaining)
         var text = content
         if remaining > 0 {
             if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
-            text += "[… \(remaining) more bytes: read on with offset \(part.endIndex) …]"
-        } else if bytes.isEmpty {
+            text += "[… \(remaining) more bytes: read on with offset \(start + part.count) …]"
+        } else if size == 0 {
             text = "(\(arguments.path) is empty)"
         }
         return ToolResult(output: output, text: text)

@@ -108,13 +108,16 @@ final class AgentSandbox: Sandbox {
 struct AgentFileSystem: FileSystem {
     let connection: AgentConnection
 
-    func read(_ path: String) async throws -> [UInt8] {
-        let content = try await connection.call(FilesRead.self, .init(path: path, encoding: .base64)).content
-        return Base64.decode(content) ?? []
+    func read(_ path: String, offset: Int, length: Int?) async throws -> (bytes: [UInt8], size: Int) {
+        let result = try await connection.call(
+            FilesRead.self, .init(path: path, encoding: .base64, offset: offset, length: length ?? Int(Int32.max)))
+        let bytes = Base64.decode(result.content) ?? []
+        return (bytes, result.size ?? bytes.count)
     }
 
-    func write(_ path: String, _ bytes: [UInt8]) async throws -> String {
-        try await connection.call(FilesWrite.self, .init(path: path, content: Base64.encode(bytes), encoding: .base64)).path
+    func write(_ path: String, _ bytes: [UInt8], append: Bool) async throws -> String {
+        try await connection.call(
+            FilesWrite.self, .init(path: path, content: Base64.encode(bytes), encoding: .base64, append: append)).path
     }
 
     func list(_ path: String, depth: Int) async throws -> [EntryInfo] {
