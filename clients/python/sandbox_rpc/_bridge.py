@@ -166,7 +166,6 @@ class Bridge:
         self._ids = itertools.count(1)
         self._pending: Dict[int, Tuple[Completion, Optional[Hook]]] = {}
         self._subscribers: Dict[Tuple[str, int], List[Subscriber]] = {}
-        self._sandbox_exit_listeners: List[Callable[[Mapping[str, Any]], None]] = []
         self._closing = False
         self._closed_error: Optional[SandboxException] = None
         self._exited = threading.Event()
@@ -435,10 +434,6 @@ class Bridge:
                 self._subscribers.pop((sandbox_id, pid), None)
             return len(subs)
 
-    def on_sandbox_exit(self, listener: Callable[[Mapping[str, Any]], None]) -> None:
-        with self._lock:
-            self._sandbox_exit_listeners.append(listener)
-
     def dispatch(self, fn: Callable[..., None], *args: Any) -> None:
         """Runs `fn(*args)` on the dispatcher thread, after everything dispatched before."""
         with self._lock:
@@ -537,12 +532,7 @@ class Bridge:
             else:
                 for sub in subs:
                     sub.on_exit(params)
-        elif method == "sandbox.exit":
-            with self._lock:
-                listeners = list(self._sandbox_exit_listeners)
-            for listener in listeners:
-                listener(params)
-        else:
+        else:  # sandbox.exit needs nothing here: its processes' commands.exit say it all
             logger.debug("sandbox-rpc: ignoring notification %s", method)
 
     def _finish_reading(self) -> None:
