@@ -25,7 +25,9 @@ PTY_DEFAULT_ENVS: Mapping[str, str] = {
     "LC_ALL": "C.UTF-8",
 }
 
-STREAM_CHUNK_SIZE = 64 * 1024
+# Files move in pieces of this many bytes (files.read offset/length, files.write append), so no
+# message comes near the bridge's line limit and `read(format="stream")` really streams.
+FILE_CHUNK_SIZE = 4 * 1024 * 1024
 
 # Limit for the bridge to answer a request that is not a command run or wait (seconds).
 DEFAULT_REQUEST_TIMEOUT = 60.0
@@ -162,25 +164,56 @@ def stdin_params(sandbox_id: str, pid: int, data: Union[str, bytes]) -> Dict[str
     return {"sandboxId": sandbox_id, "pid": pid, "data": base64.b64encode(bytes(data)).decode("ascii"), "encoding": "base64"}
 
 
-def file_content(data: Union[str, bytes, bytearray, memoryview, IO[Any]]) -> Tuple[str, str]:
-    """(content, encoding) for files.write."""
+def upload_pieces(data: Union[str, bytes, bytearray, memoryview, IO[Any]]) -> Iterator[Tuple[str, str]]:
+    """(content, encoding) pieces for files.write then files.write append; at least one."""
     if isinstance(data, str):
-        return data, "utf8"
+        if len(data) <= FILE_CHUNK_SIZE // 4:  # at most FILE_CHUNK_SIZE bytes of UTF-8
+            yield data, "utf8"
+            return
+        data = data.encode("utf-8")
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(data)).decode("ascii"), "base64"
-    if isinstance(data, (io.IOBase,)) or hasattr(data, "read"):
-        return file_content(data.read())
+        raw = bytes(data)
+        for start in range(0, max(len(raw), 1), FILE_CHUNK_SIZE):
+            yield base64.b64encode(raw[start : start + FILE_CHUNK_SIZE]).decode("ascii"), "base64"
+        return
+    if isinstance(data, io.IOBase) or hasattr(data, "read"):
+        first = True
+        while True:
+            chunk = data.read(FILE_CHUNK_SIZE // 4 if isinstance(data, io.TextIOBase) else FILE_CHUNK_SIZE)
+            if not chunk and not first:
+                return
+            first = False
+            if isinstance(chunk, str):
+                yield chunk, "utf8"
+            else:
+                yield base64.b64encode(bytes(chunk)).decode("ascii"), "base64"
+            if not chunk:
+                return
     raise InvalidArgumentException(f"unsupported data type for a file: {type(data).__name__}")
 
 
-def read_content(result: Mapping[str, Any], format: str) -> Union[str, bytearray, Iterator[bytes]]:
-    raw = str(result.get("content") or "")
-    if format == "text":
-        return raw
-    data = base64.b64decode(raw)
-    if format == "bytes":
-        return bytearray(data)
-    return iter([data[i : i + STREAM_CHUNK_SIZE] for i in range(0, len(data), STREAM_CHUNK_SIZE)])
+def check_appended(path: str, pieces: int, written: int, info: Mapping[str, Any]) -> None:
+    """After a write in several pieces: the file must hold them all (an older bridge that
+    ignores `append` would have kept only the last)."""
+    if pieces > 1 and int(info.get("size", -1)) != written:
+        raise SandboxException(
+            f"writing {path} in {pieces} pieces left {info.get('size')} bytes instead of {written}: "
+            "this bridge does not support files.write append"
+        )
+
+
+def read_params(sandbox_id: str, path: str, offset: int) -> Dict[str, Any]:
+    return {"sandboxId": sandbox_id, "path": path, "encoding": "base64", "offset": offset, "length": FILE_CHUNK_SIZE}
+
+
+def read_piece(result: Mapping[str, Any], offset: int) -> Tuple[bytes, bool]:
+    """(bytes, more to read) from a files.read of one piece. An older bridge that ignores
+    offset/length answers with the whole file and no `size`: then that is all."""
+    data = base64.b64decode(str(result.get("content") or ""))
+    size = result.get("size")
+    if not isinstance(size, int):
+        return data, False
+    return data, bool(data) and offset + len(data) < size
 
 
 def check_read_format(format: str) -> str:

@@ -1,9 +1,12 @@
 """sandbox.files against the real bridge (skipped when it lacks the files capability)."""
 
+import hashlib
 import io
 from datetime import datetime, timezone
 
 import pytest
+
+import sandbox_rpc._common
 
 from sandbox_rpc import (
     AsyncSandbox,
@@ -42,6 +45,42 @@ def test_write_bytes_and_file_objects(sandbox: Sandbox) -> None:
     sandbox.files.write("from-stringio", io.StringIO("string io"))
     assert sandbox.files.read("from-bytesio") == "bytes io"
     assert sandbox.files.read("from-stringio") == "string io"
+
+
+def test_large_files_move_in_pieces(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pieces are a few MiB; made small here so that a debug build of the bridge stays quick.
+    monkeypatch.setattr(sandbox_rpc._common, "FILE_CHUNK_SIZE", 64 * 1024)
+    raw = bytes(range(256)) * (2 * 512 + 3)  # 262 KiB: five pieces each way
+    info = sandbox.files.write("big.bin", raw)
+    assert info.path == f"{home(sandbox)}/big.bin"
+    assert sandbox.files.get_info("big.bin").size == len(raw)
+    assert sandbox.commands.run("md5sum < big.bin").stdout.split()[0] == hashlib.md5(raw).hexdigest()
+    assert bytes(sandbox.files.read("big.bin", format="bytes")) == raw
+    pieces = list(sandbox.files.read("big.bin", format="stream"))
+    assert [len(p) for p in pieces] == [65536] * 4 + [len(raw) - 4 * 65536]
+    assert b"".join(pieces) == raw
+    sandbox.files.write("big-io.bin", io.BytesIO(raw))
+    assert bytes(sandbox.files.read("big-io.bin", format="bytes")) == raw
+    text = "\u00e9t\u00e9 " * 30_000  # 210 kB of UTF-8
+    sandbox.files.write("big.txt", text)
+    assert sandbox.files.read("big.txt") == text
+    sandbox.files.write("big-text-io.txt", io.StringIO(text))
+    assert sandbox.files.read("big-text-io.txt") == text
+
+
+def test_a_file_of_several_mib(sandbox: Sandbox) -> None:
+    raw = b"0123456789abcdef" * (9 * 65536)  # 9 MiB: three pieces of the real size
+    sandbox.files.write("nine.bin", raw)
+    assert sandbox.files.get_info("nine.bin").size == len(raw)
+    assert [len(p) for p in sandbox.files.read("nine.bin", format="stream")] == [4 << 20, 4 << 20, 1 << 20]
+
+
+def test_stream_of_a_missing_file_raises_at_once(sandbox: Sandbox) -> None:
+    with pytest.raises(FileNotFoundException):
+        sandbox.files.read("missing.bin", format="stream")
+    sandbox.files.write("empty", b"")
+    assert list(sandbox.files.read("empty", format="stream")) == []
+    assert sandbox.files.read("empty", format="bytes") == bytearray()
 
 
 def test_write_files(sandbox: Sandbox) -> None:
@@ -127,8 +166,12 @@ async def test_async_files(bridge_path: str) -> None:
         assert info.name == "y.txt" and info.path.endswith("/x/y.txt")
         assert await sandbox.files.read("x/y.txt") == "async"
         assert await sandbox.files.read("x/y.txt", format="bytes") == bytearray(b"async")
+        assert [piece async for piece in await sandbox.files.read("x/y.txt", format="stream")] == [b"async"]
+        raw = b"0123456789" * 90_000
+        await sandbox.files.write("x/big", raw)
+        assert bytes(await sandbox.files.read("x/big", format="bytes")) == raw
         assert await sandbox.files.exists("x/y.txt") is True
-        assert [e.name for e in await sandbox.files.list("x")] == ["y.txt"]
+        assert sorted(e.name for e in await sandbox.files.list("x")) == ["big", "y.txt"]
         assert (await sandbox.files.rename("x/y.txt", "x/z.txt")).name == "z.txt"
         assert await sandbox.files.make_dir("x") is False
         await sandbox.files.remove("x")

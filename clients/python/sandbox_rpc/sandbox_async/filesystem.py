@@ -1,9 +1,9 @@
 """`sandbox.files` for the async client."""
 
-from typing import IO, Any, Iterator, List, Literal, Optional, Union, overload
+from typing import IO, Any, AsyncIterator, List, Literal, Optional, Union, overload
 
 from .._bridge import Bridge
-from .._common import check_depth, check_read_format, file_content, read_content
+from .._common import check_appended, check_depth, check_read_format, read_params, read_piece, upload_pieces
 from ..exceptions import FileNotFoundException
 from ..models import EntryInfo, WriteEntry, WriteInfo, entry_info, write_info
 
@@ -31,7 +31,7 @@ class AsyncFilesystem:
     async def read(self, path: str, format: Literal["bytes"], user: Optional[str] = None, request_timeout: Optional[float] = None) -> bytearray: ...
 
     @overload
-    async def read(self, path: str, format: Literal["stream"], user: Optional[str] = None, request_timeout: Optional[float] = None) -> Iterator[bytes]: ...
+    async def read(self, path: str, format: Literal["stream"], user: Optional[str] = None, request_timeout: Optional[float] = None) -> AsyncIterator[bytes]: ...
 
     async def read(
         self,
@@ -39,9 +39,42 @@ class AsyncFilesystem:
         format: Literal["text", "bytes", "stream"] = "text",
         user: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> Union[str, bytearray, Iterator[bytes]]:
-        encoding = check_read_format(format)
-        return read_content(await self._call("files.read", request_timeout, path=path, encoding=encoding), format)
+    ) -> Union[str, bytearray, AsyncIterator[bytes]]:
+        """The file's content as `str`, `bytearray` or an async iterator of `bytes` chunks (read
+        piece by piece as you iterate). A missing file raises `FileNotFoundException`."""
+        check_read_format(format)
+        if format == "text":
+            return str((await self._call("files.read", request_timeout, path=path, encoding="utf8")).get("content") or "")
+        pieces = self._pieces(path, request_timeout)
+        if format == "bytes":
+            return bytearray(b"".join([piece async for piece in pieces]))
+        try:
+            first = await pieces.__anext__()  # errors such as a missing file are raised here
+        except StopAsyncIteration:
+            first = b""
+
+        async def stream() -> AsyncIterator[bytes]:
+            if first:
+                yield first
+            async for piece in pieces:
+                yield piece
+
+        return stream()
+
+    async def _pieces(self, path: str, request_timeout: Optional[float]) -> AsyncIterator[bytes]:
+        offset = 0
+        while True:
+            self._bridge.require_capability("files")
+            result = await self._bridge.acall(
+                "files.read", read_params(self._sandbox_id, path, offset),
+                timeout=request_timeout if request_timeout is not None else self._request_timeout,
+            )
+            data, more = read_piece(result, offset)
+            if data:
+                yield data
+            if not more:
+                return
+            offset += len(data)
 
     async def write(
         self,
@@ -50,8 +83,15 @@ class AsyncFilesystem:
         user: Optional[str] = None,
         request_timeout: Optional[float] = None,
     ) -> WriteInfo:
-        content, encoding = file_content(data)
-        result = await self._call("files.write", request_timeout, path=path, content=content, encoding=encoding)
+        written = pieces = 0
+        result: Any = {}
+        for content, encoding in upload_pieces(data):
+            extra = {"append": True} if pieces else {}
+            result = await self._call("files.write", request_timeout, path=path, content=content, encoding=encoding, **extra)
+            written += int(result.get("size") or 0)
+            pieces += 1
+        if pieces > 1:
+            check_appended(path, pieces, written, await self._call("files.info", request_timeout, path=path))
         return write_info(result.get("path") or path)
 
     async def write_files(

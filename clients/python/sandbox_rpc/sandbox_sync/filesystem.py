@@ -3,7 +3,7 @@
 from typing import IO, Any, Iterator, List, Literal, Optional, Union, overload
 
 from .._bridge import Bridge
-from .._common import check_depth, check_read_format, file_content, read_content
+from .._common import check_appended, check_depth, check_read_format, read_params, read_piece, upload_pieces
 from ..exceptions import FileNotFoundException
 from ..models import EntryInfo, WriteEntry, WriteInfo, entry_info, write_info
 
@@ -40,10 +40,37 @@ class Filesystem:
         user: Optional[str] = None,
         request_timeout: Optional[float] = None,
     ) -> Union[str, bytearray, Iterator[bytes]]:
-        """The file's content as `str`, `bytearray` or an iterator of `bytes` chunks.
-        A missing file raises `FileNotFoundException`."""
-        encoding = check_read_format(format)
-        return read_content(self._call("files.read", request_timeout, path=path, encoding=encoding), format)
+        """The file's content as `str`, `bytearray` or an iterator of `bytes` chunks (read from
+        the sandbox piece by piece as you iterate). A missing file raises `FileNotFoundException`."""
+        check_read_format(format)
+        if format == "text":
+            return str(self._call("files.read", request_timeout, path=path, encoding="utf8").get("content") or "")
+        pieces = self._pieces(path, request_timeout)
+        if format == "bytes":
+            return bytearray(b"".join(pieces))
+        first = next(pieces, b"")  # errors such as a missing file are raised here, not later
+
+        def stream() -> Iterator[bytes]:
+            if first:
+                yield first
+            yield from pieces
+
+        return stream()
+
+    def _pieces(self, path: str, request_timeout: Optional[float]) -> Iterator[bytes]:
+        offset = 0
+        while True:
+            self._bridge.require_capability("files")
+            result = self._bridge.call(
+                "files.read", read_params(self._sandbox_id, path, offset),
+                timeout=request_timeout if request_timeout is not None else self._request_timeout,
+            )
+            data, more = read_piece(result, offset)
+            if data:
+                yield data
+            if not more:
+                return
+            offset += len(data)
 
     def write(
         self,
@@ -52,9 +79,17 @@ class Filesystem:
         user: Optional[str] = None,
         request_timeout: Optional[float] = None,
     ) -> WriteInfo:
-        """Writes (replaces) the file, creating missing parent directories."""
-        content, encoding = file_content(data)
-        result = self._call("files.write", request_timeout, path=path, content=content, encoding=encoding)
+        """Writes (replaces) the file, creating missing parent directories. Large data goes in
+        pieces of a few MiB."""
+        written = pieces = 0
+        result: Any = {}
+        for content, encoding in upload_pieces(data):
+            extra = {"append": True} if pieces else {}
+            result = self._call("files.write", request_timeout, path=path, content=content, encoding=encoding, **extra)
+            written += int(result.get("size") or 0)
+            pieces += 1
+        if pieces > 1:
+            check_appended(path, pieces, written, self._call("files.info", request_timeout, path=path))
         return write_info(result.get("path") or path)
 
     def write_files(
