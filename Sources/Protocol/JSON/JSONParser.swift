@@ -212,9 +212,11 @@ public struct JSONParser {
         return value
     }
 
-    /// Decodes `\uXXXX` (the `\u` already consumed), joining surrogate pairs; a lone surrogate
-    /// becomes U+FFFD as most parsers do.
+    /// Decodes `\uXXXX` (the `\u` already consumed), joining surrogate pairs. A lone surrogate
+    /// is refused: it is no character, and replacing it would change what the client sent (an id
+    /// echoed as something else).
     private mutating func parseUnicodeEscape() throws(JSONParseError) -> [UInt8] {
+        let start = index - 2
         var scalar = try parseHex4()
         if (0xD800...0xDBFF).contains(scalar), index + 6 <= bytes.count,
            bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
@@ -228,7 +230,9 @@ public struct JSONParser {
                 index = save
             }
         }
-        let unicode = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+        guard let unicode = Unicode.Scalar(scalar) else {
+            throw JSONParseError(offset: start, reason: "a lone surrogate in a \\u escape")
+        }
         return Array(String(Character(unicode)).utf8)
     }
 }

@@ -28,6 +28,12 @@ public enum PtySendInput: RPCMethod {
         public var pid: Int
         /// Base64.
         public var data: String
+
+        public init(sandboxId: String? = nil, pid: Int, data: String) {
+            self.sandboxId = sandboxId
+            self.pid = pid
+            self.data = data
+        }
     }
 
     public typealias Result = Empty

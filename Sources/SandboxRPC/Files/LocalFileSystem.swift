@@ -25,27 +25,40 @@ struct LocalFileSystem: FileSystem {
     func read(_ path: String, offset: Int, length: Int?) async throws -> (bytes: [UInt8], size: Int) {
         let full = resolve(path)
         return try await blocking { () throws(RPCError) in
-            let fd = open(full, O_RDONLY | O_CLOEXEC)
+            // O_NONBLOCK: opening a FIFO nobody writes to must not block a thread for ever.
+            let fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else { throw Self.error(errno, full) }
             defer { close(fd) }
             var info = stat()
             guard fstat(fd, &info) == 0 else { throw Self.error(errno, full) }
-            if info.st_mode & S_IFMT == S_IFDIR { throw .isADirectory(path: full) }
+            let kind = info.st_mode & S_IFMT
+            if kind == S_IFDIR { throw .isADirectory(path: full) }
+            if kind == S_IFIFO || kind == S_IFSOCK {
+                throw .unsupported(reason: "\(full) is a \(kind == S_IFIFO ? "FIFO" : "socket"), not a file")
+            }
+            // A regular file has a size; others (/proc files, devices) are read up to a bound,
+            // and /dev/zero is not read for ever.
             let size = Int(info.st_size)
-            let wanted = min(length ?? Int.max, max(0, size - offset))
+            let regular = kind == S_IFREG && size > 0
+            let bound = Self.maxUnsizedRead
+            let wanted = regular ? min(length ?? Int.max, max(0, size - offset)) : min(length ?? bound + 1, bound + 1)
             var bytes = [UInt8](repeating: 0, count: wanted)
             var filled = 0
             while filled < wanted {
                 let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, wanted - filled, off_t(offset + filled)) }
                 if n < 0 {
                     if errno == EINTR { continue }
+                    if errno == EAGAIN { break }  // a device with nothing to read now
                     throw Self.error(errno, full)
                 }
-                if n == 0 { break }  // it shrank meanwhile
+                if n == 0 { break }  // the end (a regular file may have shrunk meanwhile)
                 filled += n
             }
+            if !regular && length == nil && filled > bound {
+                throw .limitExceeded(reason: "\(full) has no size and goes on past \(bound) bytes; read it with offset and length")
+            }
             bytes.removeSubrange(filled...)
-            return (bytes, size)
+            return (bytes, regular ? size : filled)
         }
     }
 
@@ -189,6 +202,9 @@ struct LocalFileSystem: FileSystem {
         return String(cString: grp.gr_name)
     }
 
+    /// How much of a file without a size (a /proc file, a device) one read takes at most.
+    static let maxUnsizedRead = 64 << 20
+
     /// The wire error for a failed file call.
     static func error(_ code: Int32, _ path: String) -> RPCError {
         switch code {
@@ -197,6 +213,9 @@ struct LocalFileSystem: FileSystem {
         case EISDIR: .isADirectory(path: path)
         case EEXIST, ENOTEMPTY: .alreadyExists(path: path)
         case EACCES, EPERM, EROFS: .permissionDenied(reason: String(cString: strerror(code)), path: path)
+        case ENAMETOOLONG: .invalidParams(field: "path", reason: "\(path.utf8.count > 4096 ? "the path" : "a name in the path") is too long")
+        case EINVAL: .invalidParams(field: "path", reason: "\(path): \(String(cString: strerror(code)))")
+        case ELOOP: .invalidParams(field: "path", reason: "\(path): too many levels of symbolic links")
         case ENOSPC, EDQUOT, EMFILE, ENFILE: .limitExceeded(reason: "\(path): \(String(cString: strerror(code)))")
         default: .internalError(reason: "\(path): \(String(cString: strerror(code)))")
         }

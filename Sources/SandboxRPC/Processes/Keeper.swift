@@ -75,6 +75,7 @@ struct KeeperHandle: Sendable, Hashable {
             message.append(contentsOf: string.utf8)
             message.append(0)
         }
+        guard message.count <= Self.maxMessageBytes else { throw SystemError(call: "spawn", errno: EMSGSIZE) }
         let rc = message.withUnsafeBytes { bytes in
             stdio.withUnsafeBufferPointer { fds in
                 sr_send_with_fds(socket, bytes.baseAddress, bytes.count, fds.baseAddress, Int32(fds.count))
@@ -84,6 +85,9 @@ struct KeeperHandle: Sendable, Hashable {
     }
 
     func close() { closeDescriptor(socket) }
+
+    /// The keeper's receive buffer (MAX_MESSAGE in keeper.c).
+    static let maxMessageBytes = 1 << 20
 }
 
 /// Everything the keeper needs to start one process.

@@ -153,6 +153,9 @@ actor Supervisor: ReactorDelegate {
             try state.keeper.spawn(token: token, request: request, stdio: stdio.childEnds)
         } catch {
             stdio.closeAll()
+            if error.errno == EMSGSIZE {
+                throw RPCError.limitExceeded(reason: "the command and its environment are too large to start (at most 1 MiB)")
+            }
             throw RPCError.internalError(reason: "cannot reach the sandbox supervisor: \(error)")
         }
         stdio.closeChildEnds()
@@ -314,8 +317,9 @@ actor Supervisor: ReactorDelegate {
 
     // MARK: Stdin
 
-    func writeStdin(sandboxId: String, pid: Int, bytes: [UInt8]) async throws {
+    func writeStdin(sandboxId: String, pid: Int, bytes: [UInt8], terminalOnly: Bool = false) async throws {
         let process = try process(sandboxId, pid)
+        if terminalOnly && !process.options.isPty { throw RPCError.unsupported(reason: "process \(pid) has no terminal") }
         guard process.isRunning else { throw RPCError.processNotRunning(pid: pid) }
         guard let stdin = process.stdin, !stdin.closeRequested else { throw RPCError.stdinClosed(pid: pid) }
         if bytes.isEmpty { return }

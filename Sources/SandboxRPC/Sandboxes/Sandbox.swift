@@ -16,6 +16,8 @@ protocol Sandbox: AnyObject, Sendable {
     func kill(pid: Int, signal: SignalName) async throws -> Bool
     func sendStdin(pid: Int, data: [UInt8]) async throws
     func closeStdin(pid: Int) async throws
+    /// Input for a PTY process (Unsupported for one without a terminal).
+    func sendPtyInput(pid: Int, data: [UInt8]) async throws
     func connect(pid: Int, context: RequestContext) async throws -> CommandsConnect.Result
     func disconnect(pid: Int) async throws
     func wait(pid: Int, timeout: Double?) async throws -> CommandResult

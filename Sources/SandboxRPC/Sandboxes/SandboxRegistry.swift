@@ -41,6 +41,7 @@ actor SandboxRegistry {
 
     /// The sandbox with this id; without one, the default sandbox, created on first use.
     func sandbox(_ id: String?) async throws -> any Sandbox {
+        try InputChecks.sandboxId(id)
         let id = id ?? Self.defaultID
         if let sandbox = sandboxes[id] { return sandbox }
         if let pending = creating[id] { return try await pending.value }
@@ -49,6 +50,7 @@ actor SandboxRegistry {
     }
 
     func create(_ params: SandboxCreate.Params) async throws -> SandboxCreate.Result {
+        try InputChecks.noNUL(params.cwd, field: "cwd")
         if let timeout = params.timeout, !(timeout >= 0 && timeout.isFinite) {
             throw RPCError.invalidParams(field: "timeout", reason: "must be a number of seconds >= 0")
         }
@@ -121,7 +123,8 @@ actor SandboxRegistry {
     }
 
     /// Kills the sandbox; false when there is no such (live) sandbox.
-    func kill(_ id: String?) async -> Bool {
+    func kill(_ id: String?) async throws -> Bool {
+        try InputChecks.sandboxId(id)
         let id = id ?? Self.defaultID
         guard let sandbox = sandboxes.removeValue(forKey: id) else { return false }
         lifetimes.removeValue(forKey: id)?.cancel()
@@ -142,6 +145,7 @@ actor SandboxRegistry {
     /// From now, the sandbox lives `seconds` more (0: for ever); then it is killed and
     /// `sandbox.exit {reason: "timeout"}` is pushed.
     func setTimeout(_ id: String?, seconds: Double) throws(RPCError) {
+        try InputChecks.sandboxId(id)
         let id = id ?? Self.defaultID
         guard sandboxes[id] != nil else { throw .sandboxNotFound(sandboxId: id) }
         guard seconds >= 0, seconds.isFinite else { throw .invalidParams(field: "timeout", reason: "must be a number of seconds >= 0") }
@@ -156,7 +160,7 @@ actor SandboxRegistry {
 
     private func expire(_ id: String) async {
         lifetimes[id] = nil
-        guard await kill(id) else { return }
+        guard (try? await kill(id)) == true else { return }
         let exit = SandboxExit(sandboxId: id, reason: "timeout")
         if let params = try? JSONValueEncoder().encode(exit) {
             outbox.send(line: OutgoingMessage.notification(method: SandboxExit.method, params: params))
@@ -169,7 +173,7 @@ actor SandboxRegistry {
         for task in creating.values { _ = try? await task.value }
         let all = Array(sandboxes.keys)
         await withTaskGroup(of: Void.self) { group in
-            for id in all { group.addTask { _ = await self.kill(id) } }
+            for id in all { group.addTask { _ = try? await self.kill(id) } }
         }
     }
 

@@ -19,7 +19,7 @@ enum ServerMethods {
         }
 
         table.register(SandboxCreate.self) { params, _ in try await registry.create(params) }
-        table.register(SandboxKill.self) { params, _ in Killed(killed: await registry.kill(params.sandboxId)) }
+        table.register(SandboxKill.self) { params, _ in Killed(killed: try await registry.kill(params.sandboxId)) }
         table.register(SandboxList.self) { _, _ in SandboxList.Result(sandboxes: await registry.list()) }
         table.register(SandboxSetTimeout.self) { params, _ in
             try await registry.setTimeout(params.sandboxId, seconds: params.timeout)
@@ -73,7 +73,7 @@ enum ServerMethods {
         }
         table.register(PtySendInput.self) { params, _ in
             let bytes = try decode(params.data, .base64, field: "data")
-            try await registry.sandbox(params.sandboxId).sendStdin(pid: params.pid, data: bytes)
+            try await registry.sandbox(params.sandboxId).sendPtyInput(pid: params.pid, data: bytes)
             return Empty()
         }
         table.register(PtyResize.self) { params, _ in
@@ -82,6 +82,7 @@ enum ServerMethods {
         }
 
         table.register(FilesRead.self) { params, _ in
+            try InputChecks.path(params.path, field: "path")
             if let offset = params.offset, offset < 0 { throw RPCError.invalidParams(field: "offset", reason: "must be >= 0") }
             if let length = params.length, length < 0 { throw RPCError.invalidParams(field: "length", reason: "must be >= 0") }
             let chunked = params.offset != nil || params.length != nil
@@ -94,30 +95,38 @@ enum ServerMethods {
             return FilesRead.Result(content: content, size: chunked ? size : nil)
         }
         table.register(FilesWrite.self) { params, _ in
+            try InputChecks.path(params.path, field: "path")
             let bytes = try decode(params.content, params.encoding, field: "content")
             let path = try await registry.sandbox(params.sandboxId).files.write(params.path, bytes, append: params.append ?? false)
             return FilesWrite.Result(path: path, size: bytes.count)
         }
         table.register(FilesList.self) { params, _ in
+            try InputChecks.path(params.path, field: "path")
             let depth = params.depth ?? 1
             guard depth >= 1 else { throw RPCError.invalidParams(field: "depth", reason: "should be at least 1") }
             return FilesList.Result(entries: try await registry.sandbox(params.sandboxId).files.list(params.path, depth: depth))
         }
         table.register(FilesExists.self) { params, _ in
-            FilesExists.Result(exists: try await registry.sandbox(params.sandboxId).files.exists(params.path))
+            try InputChecks.path(params.path, field: "path")
+            return FilesExists.Result(exists: try await registry.sandbox(params.sandboxId).files.exists(params.path))
         }
         table.register(FilesRemove.self) { params, _ in
+            try InputChecks.path(params.path, field: "path")
             try await registry.sandbox(params.sandboxId).files.remove(params.path)
             return Empty()
         }
         table.register(FilesRename.self) { params, _ in
-            try await registry.sandbox(params.sandboxId).files.rename(from: params.from, to: params.to)
+            try InputChecks.path(params.from, field: "from")
+            try InputChecks.path(params.to, field: "to")
+            return try await registry.sandbox(params.sandboxId).files.rename(from: params.from, to: params.to)
         }
         table.register(FilesMakeDir.self) { params, _ in
-            FilesMakeDir.Result(created: try await registry.sandbox(params.sandboxId).files.makeDir(params.path))
+            try InputChecks.path(params.path, field: "path")
+            return FilesMakeDir.Result(created: try await registry.sandbox(params.sandboxId).files.makeDir(params.path))
         }
         table.register(FilesInfo.self) { params, _ in
-            try await registry.sandbox(params.sandboxId).files.info(params.path)
+            try InputChecks.path(params.path, field: "path")
+            return try await registry.sandbox(params.sandboxId).files.info(params.path)
         }
         return table
     }

@@ -57,7 +57,7 @@ actor MCPSandboxes {
 
     func kill(_ id: String) async -> Bool {
         cursors = cursors.filter { $0.key.sandboxId != id }
-        return await registry.kill(id)
+        return (try? await registry.kill(id)) ?? false
     }
 
     /// Where the model's last `read_output` of this process ended, and when the process it read

@@ -51,6 +51,10 @@ final class AgentSandbox: Sandbox {
         _ = try await connection.call(CommandsSendStdin.self, .init(pid: pid, data: Base64.encode(data), encoding: .base64))
     }
 
+    func sendPtyInput(pid: Int, data: [UInt8]) async throws {
+        _ = try await connection.call(PtySendInput.self, .init(pid: pid, data: Base64.encode(data)))
+    }
+
     func closeStdin(pid: Int) async throws {
         _ = try await connection.call(CommandsCloseStdin.self, ProcessTarget(pid: pid))
     }

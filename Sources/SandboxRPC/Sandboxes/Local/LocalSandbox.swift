@@ -125,7 +125,9 @@ final class LocalSandbox: Sandbox {
         cmd: String, envs commandEnvs: [String: String]?, user: String?, cwd: String?, timeout: Double,
         extraEnvs: [String: String] = [:]
     ) throws(RPCError) -> (SpawnRequest, ProcessOptions) {
-        if cmd.utf8.contains(0) { throw .invalidParams(field: "cmd", reason: "must not contain NUL bytes") }
+        try InputChecks.noNUL(cmd, field: "cmd")
+        try InputChecks.noNUL(cwd, field: "cwd")
+        try InputChecks.userName(user)
         try CommandEnvironment.validate(commandEnvs, field: "envs")
         guard timeout >= 0, timeout.isFinite else { throw .invalidParams(field: "timeout", reason: "must be a number of seconds >= 0") }
         let directory = workspace.resolve(cwd)
@@ -167,6 +169,10 @@ final class LocalSandbox: Sandbox {
     }
 
     func closeStdin(pid: Int) async throws { try await supervisor.closeStdin(sandboxId: id, pid: pid) }
+
+    func sendPtyInput(pid: Int, data: [UInt8]) async throws {
+        try await supervisor.writeStdin(sandboxId: id, pid: pid, bytes: data, terminalOnly: true)
+    }
 
     func connect(pid: Int, context: RequestContext) async throws -> CommandsConnect.Result {
         let snapshot = try await supervisor.connect(sandboxId: id, pid: pid)
