@@ -57,6 +57,7 @@ import Testing
         #expect(env.contains("TERM=dumb"))
         #expect(env.contains("A=sandbox"))
         #expect(env.contains("B=command"))
-        #expect(env.count == 13)
+        #expect(env.contains("PYTHONUNBUFFERED=1"))
+        #expect(env.count == 14)
     }
 }

@@ -82,6 +82,7 @@ def test_clean_environment_with_non_interactive_defaults(bridge):
         "GIT_TERMINAL_PROMPT": "0",
         "DEBIAN_FRONTEND": "noninteractive",
         "SHELL": "/bin/bash",
+        "PYTHONUNBUFFERED": "1",  # a decision of ours (README): Python output streams live
     }
     assert {k: env.get(k) for k in expected} == expected
     extra = set(env) - set(expected)

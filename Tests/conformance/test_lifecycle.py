@@ -145,3 +145,21 @@ def test_stdout_carries_nothing_but_protocol_with_debug_logging(make_bridge):
     bridge.join_reader()
     assert bridge.violations == []
     assert os.path.getsize(bridge.stderr_file.name) > 0, "debug logs go to stderr"
+
+
+def test_a_vanished_client_is_not_waited_for(bridge_bin, base_args, tmp_path):
+    """The client died: its end of stdout is closed and stdin reaches EOF. Nothing is in flight,
+    so the bridge exits at once, even with a streaming command whose output it cannot deliver."""
+    proc = subprocess.Popen([bridge_bin, *base_args, "--root", str(tmp_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc.stdin.write(b'{"jsonrpc":"2.0","id":1,"method":"commands.run","params":'
+                     b'{"cmd":"echo hi; sleep 1000","background":true}}\n')
+    proc.stdin.flush()
+    pid = json.loads(proc.stdout.readline())["result"]["pid"]
+    assert json.loads(proc.stdout.readline())["params"]["data"] == "hi\n"
+    proc.stdout.close()
+    started = time.monotonic()
+    proc.stdin.close()
+    assert proc.wait(5) == 0
+    assert time.monotonic() - started < 1.0, f"took {time.monotonic() - started:.2f}s"
+    assert wait_gone([pid]) == []

@@ -111,6 +111,16 @@ final class Outbox: Sendable {
     /// Whether everything queued has been written.
     var isIdle: Bool { state.withLock { $0.pending.isEmpty && !$0.writing } }
 
+    /// The reader of stdout is gone: drop what is queued and accept nothing more, so that nobody
+    /// waits for a flush that cannot happen.
+    func abandon() {
+        state.withLock { state in
+            state.closed = true
+            state.pending = []
+            state.writing = false
+        }
+    }
+
     /// Stops accepting messages; the writer finishes what is queued and stops.
     func close() {
         let wake = state.withLock { state -> Bool in

@@ -11,6 +11,7 @@ enum StdoutWriter {
                 chunk = []
                 outbox.didWrite()
                 if !ok {
+                    outbox.abandon()
                     onBrokenPipe()
                     return
                 }

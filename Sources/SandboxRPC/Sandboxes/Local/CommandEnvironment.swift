@@ -16,6 +16,8 @@ enum CommandEnvironment {
             "PATH": path, "HOME": home, "USER": user, "LOGNAME": user, "LANG": "C.UTF-8", "TERM": "dumb",
             "SHELL": "/bin/bash", "PAGER": "cat", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0",
             "DEBIAN_FRONTEND": "noninteractive",
+            // Python's output reaches the client as it is printed, not when a buffer fills.
+            "PYTHONUNBUFFERED": "1",
         ]
         for (key, value) in base where inherited == nil || env[key] == nil || key == "HOME" || key == "USER" {
             env[key] = value
