@@ -215,3 +215,15 @@ def test_user_other_than_user_is_permission_denied(bw):
     sb = create(bw)
     assert run(bw, sb, "id -un", user="user")["stdout"] == "user\n"
     assert bw.err("commands.run", {"sandboxId": sb, "cmd": "id", "user": "root"})["data"]["kind"] == "PermissionDenied"
+
+
+def test_symlinks_resolve_inside_the_sandbox(bw):
+    a, b = create(bw), create(bw)
+    run(bw, a, "echo private-a > ~/secret.txt")
+    root = bw.argv[bw.argv.index("--root") + 1]
+    run(bw, b, f"ln -s {root}/{a}/secret.txt link; ln -s /etc/shadow shadow; ln -s ../../.. up")
+    assert bw.err("files.read", {"sandboxId": b, "path": "link"})["data"]["kind"] == "FileNotFound"
+    assert bw.err("files.read", {"sandboxId": b, "path": "shadow"})["data"]["kind"] == "PermissionDenied"
+    listed = [e["name"] for e in bw.ok("files.list", {"sandboxId": b, "path": "up"})["entries"]]
+    assert "home" in listed and a not in listed and os.path.basename(root) not in listed
+    assert bw.err("files.write", {"sandboxId": b, "path": "up/etc/passwd", "content": "x"})["data"]["kind"] == "PermissionDenied"

@@ -85,8 +85,9 @@ struct LocalFileSystem: FileSystem {
     func list(_ path: String, depth: Int) async throws -> [EntryInfo] {
         let full = resolve(path)
         return try await blocking { () throws(RPCError) in
-            let root = try Self.entry(full)
-            guard root.type == .dir else { throw .notADirectory(path: full) }
+            var info = stat()  // follows a link: listing a link to a directory lists the directory
+            guard stat(full, &info) == 0 else { throw Self.error(errno, full) }
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw .notADirectory(path: full) }
             var entries: [EntryInfo] = []
             try Self.walk(full, depth: depth, into: &entries)
             return entries
