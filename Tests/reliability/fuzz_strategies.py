@@ -310,13 +310,13 @@ BAD_UTF8 = [b"\xff", b"\xfe", b"\xc0\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\
             b"\xf4\x90\x80\x80", b"\xf8\x88\x80\x80\x80", b"\x80", b"\xc3", b"\xe2\x82", b"\xef\xbb\xbf", b"\x00",
             b"\x00\x00\x00\x00", b"\r", b"\x1b[2J", b"\x7f"]
 TEMPLATES = [
-    b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
-    b'{"jsonrpc":"2.0","id":"a","method":"commands.run","params":{"cmd":"exit 0","background":true}}',
-    b'{"jsonrpc":"2.0","id":2,"method":"commands.wait","params":{"pid":1,"timeout":0.1}}',
-    b'{"jsonrpc":"2.0","id":3,"method":"files.exists","params":{"path":"x"}}',
-    b'{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}',
-    b'[{"jsonrpc":"2.0","id":4,"method":"ping"},{"jsonrpc":"2.0","method":"ping"}]',
-    b'{"jsonrpc":"2.0","id":5,"method":"sandbox.create","params":{"envs":{"A":"b"},"metadata":{"k":"v"}}}',
+    b'{"jsonrpc":"2.0","id":"@ID@","method":"ping"}',
+    b'{"jsonrpc":"2.0","id":"@ID@","method":"commands.run","params":{"cmd":"exit 0","background":true}}',
+    b'{"jsonrpc":"2.0","id":"@ID@","method":"commands.wait","params":{"pid":1,"timeout":0.1}}',
+    b'{"jsonrpc":"2.0","id":"@ID@","method":"files.exists","params":{"path":"x"}}',
+    b'{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"@ID@"}}',
+    b'[{"jsonrpc":"2.0","id":"@ID@","method":"ping"},{"jsonrpc":"2.0","method":"ping"}]',
+    b'{"jsonrpc":"2.0","id":"@ID@","method":"sandbox.create","params":{"envs":{"A":"b"},"metadata":{"k":"v"}}}',
 ]
 
 
@@ -374,7 +374,7 @@ def _byte_lines(draw) -> bytes:
         if where == 0:
             return nested
         if where == 1:
-            return b'{"jsonrpc":"2.0","id":"deep","method":"ping","params":{"x":' + nested + b"}}"
+            return b'{"jsonrpc":"2.0","id":"@ID@","method":"ping","params":{"x":' + nested + b"}}"
         return b'{"jsonrpc":"2.0","id":' + nested + b',"method":"ping"}'
     if kind == 7:  # huge numbers wherever a number may go
         number = draw(st.sampled_from([b"1" * 10_000, b"-" + b"9" * 5000, b"1e999999", b"-1e-999999", b"1E+400",
@@ -382,13 +382,13 @@ def _byte_lines(draw) -> bytes:
                                        b"-0", b"0e0", b"01", b"1.", b".5", b"+1", b"0x10", b"NaN", b"Infinity"]))
         slot = draw(st.sampled_from([
             b'{"jsonrpc":"2.0","id":NUM,"method":"ping"}',
-            b'{"jsonrpc":"2.0","id":"n","method":"commands.wait","params":{"pid":NUM}}',
-            b'{"jsonrpc":"2.0","id":"n","method":"commands.wait","params":{"pid":1,"timeout":NUM}}',
-            b'{"jsonrpc":"2.0","id":"n","method":"commands.run","params":{"cmd":"exit 0","timeout":NUM}}',
-            b'{"jsonrpc":"2.0","id":"n","method":"pty.create","params":{"cmd":"exit 0","cols":NUM,"rows":NUM}}',
-            b'{"jsonrpc":"2.0","id":"n","method":"sandbox.create","params":{"limits":{"pids":NUM,"cpuSeconds":NUM}}}',
-            b'{"jsonrpc":"2.0","id":"n","method":"sandbox.getHost","params":{"port":NUM}}',
-            b'{"jsonrpc":"2.0","id":"n","method":"files.list","params":{"path":".","depth":NUM}}',
+            b'{"jsonrpc":"2.0","id":"@ID@","method":"commands.wait","params":{"pid":NUM}}',
+            b'{"jsonrpc":"2.0","id":"@ID@","method":"commands.wait","params":{"pid":1,"timeout":NUM}}',
+            b'{"jsonrpc":"2.0","id":"@ID@","method":"commands.run","params":{"cmd":"exit 0","timeout":NUM}}',
+            b'{"jsonrpc":"2.0","id":"@ID@","method":"pty.create","params":{"cmd":"exit 0","cols":NUM,"rows":NUM}}',
+            b'{"jsonrpc":"2.0","id":"@ID@","method":"sandbox.create","params":{"limits":{"pids":NUM,"cpuSeconds":NUM}}}',
+            b'{"jsonrpc":"2.0","id":"@ID@","method":"sandbox.getHost","params":{"port":NUM}}',
+            b'{"jsonrpc":"2.0","id":"@ID@","method":"files.list","params":{"path":".","depth":NUM}}',
             b'[NUM]',
             b'NUM',
         ]))
@@ -403,12 +403,12 @@ def _byte_lines(draw) -> bytes:
     bad = draw(st.sampled_from(BAD_UTF8 + [b"\x01", b"\x1f", b"\n"]))
     where = draw(st.sampled_from([b"method", b"id", b"cmd", b"key"]))
     if where == b"method":
-        return b'{"jsonrpc":"2.0","id":"u","method":"pi' + bad + b'ng"}'
+        return b'{"jsonrpc":"2.0","id":"@ID@","method":"pi' + bad + b'ng"}'
     if where == b"id":
         return b'{"jsonrpc":"2.0","id":"u' + bad + b'","method":"ping"}'
     if where == b"cmd":
-        return b'{"jsonrpc":"2.0","id":"u","method":"commands.run","params":{"cmd":"exit 0;' + bad + b'"}}'
-    return b'{"jsonrpc":"2.0","id":"u","method":"ping","params":{"k' + bad + b'":1}}'
+        return b'{"jsonrpc":"2.0","id":"@ID@","method":"commands.run","params":{"cmd":"exit 0;' + bad + b'"}}'
+    return b'{"jsonrpc":"2.0","id":"@ID@","method":"ping","params":{"k' + bad + b'":1}}'
 
 
 def finite(value: Any) -> bool:

@@ -1,12 +1,12 @@
-"""Regression tests for the server bugs the reliability suite found, one test per finding.
+"""Regression tests for the server bugs the reliability suite found, one test per finding (F1...).
 
-Each stays `xfail(strict=True)` until the server is fixed: once it passes, pytest reports XPASS as a
-failure, and the marker (and the matching note in README.md) should go.
+An open finding's test is `xfail(strict=True)`: once the server is fixed it XPASSes, which pytest
+reports as a failure; then the marker goes, the test stays as a regression test (like F1-F11, fixed in
+21573c7), and so does the finding's entry in KNOWN_FINDINGS, if it has one.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -26,45 +26,40 @@ def assert_not_internal(resp: dict, what: str) -> None:
 
 
 # Violations that the fuzzers meet while a finding is open: tolerated there (counted and printed), and
-# tested here. Remove an entry together with the xfail marker of its test once the server is fixed.
+# tested here. Each entry: name -> predicate(violation text, the case's bytes). Remove an entry together
+# with the xfail marker of its test once the server is fixed.
 KNOWN_FINDINGS = {
-    "F2 spawn request too big for the keeper": ("-32603", "cannot start a process: Invalid argument"),
-    "F2 spawn request too big for the socket": ("-32603", "Message too long"),
-    "F5 rename into itself": ("-32603", "internal error: /", ": Invalid argument"),
-    "F6 name too long": ("-32603", "File name too long"),
-    "F9 pty.sendInput StdinClosed": ("(-32009, 'StdinClosed') is not one schema/openrpc.json lists for 'pty.sendInput'",),
-    "F11 empty sandboxId": ("data/sandboxId: '' should be non-empty",),
+    "F13 colon in an InvalidParams field": lambda v, p: "does not match '^invalid params: [^:]+: .+'" in v,
 }
 
 
-def known_finding(violation: str) -> str | None:
+def known_finding(violation: str, payload: bytes = b"") -> str | None:
     """The open finding a harness violation is an instance of, if any."""
-    for name, needles in KNOWN_FINDINGS.items():
-        if all(n in violation for n in needles):
+    for name, matches in KNOWN_FINDINGS.items():
+        if matches(violation, payload):
             return name
     return None
 
 
 # --------------------------------------------------------------------------- F1: crash
-@server_bug("a `user` name of ~1 MB or more reaches getpwnam_r, and nss-systemd aborts the whole bridge "
-            "(\"Assertion '_nn_ <= ALLOCA_MAX' failed at src/shared/userdb-dropin.c\"), killing every command")
 @pytest.mark.parametrize("method", ["commands.run", "pty.create"])
 def test_huge_user_name_does_not_crash_the_bridge(bridge, method):
+    """F1 (fixed in 21573c7): a 10 MB `user` reached getpwnam_r, and nss-systemd aborted the whole
+    bridge ("Assertion '_nn_ <= ALLOCA_MAX' failed at src/shared/userdb-dropin.c"), killing every command."""
     resp = bridge.call(method, {"cmd": "true", "cols": 80, "rows": 24, "user": "u" * TEN_MB}, timeout=60)
     assert bridge.ok("ping", timeout=10) == {}, "the bridge died"
     assert resp["error"]["data"]["kind"] in ("PermissionDenied", "InvalidParams"), resp["error"]
 
 
 # --------------------------------------------------------------------------- F2: keeper message size
-@server_bug("a spawn request bigger than the keeper's 1 MiB message buffer (or the socket's send buffer) "
-            "is -32603 Internal ('cannot start a process: Invalid argument' / 'sendmsg(keeper): Message too long') "
-            "instead of a clean refusal")
 @pytest.mark.parametrize("params", [
     {"cmd": "exit 0;#" + "a" * 2_000_000},
     {"cmd": "exit 0;#" + "a" * TEN_MB},
     {"cmd": "true", "envs": {"BIG": "x" * TEN_MB}},
 ], ids=["cmd 2 MB", "cmd 10 MB", "env 10 MB"])
 def test_oversized_spawn_request_is_refused_cleanly(bridge, params):
+    """F2 (fixed in 21573c7): a spawn request beyond the keeper's 1 MiB message buffer or the socket's
+    send buffer was -32603 ('cannot start a process: Invalid argument', 'sendmsg(keeper): Message too long')."""
     resp = bridge.call("commands.run", params, timeout=60)
     assert_not_internal(resp, "commands.run")
     if "error" in resp:  # LimitExceeded (-32010), or InvalidParams naming the field
@@ -92,26 +87,24 @@ NUL_CASES = [
 ]
 
 
-@server_bug("a NUL in a path, cwd or user name is cut off by the C call: files.write 'evil.sh\\0.txt' writes "
-            "'evil.sh' (and reports the NUL path); commands.run cwd 'd\\0/usr/bin/id' shifts the keeper's "
-            "NUL-separated spawn message so '/usr/bin/id' becomes argv[0]; user 'nobody\\0x' runs as nobody; "
-            "cmd and envs already refuse NULs with InvalidParams")
 @pytest.mark.parametrize("method,params,field", NUL_CASES, ids=[f"{m} {f}" for m, _, f in NUL_CASES])
 def test_nul_in_a_string_that_reaches_a_system_call_is_invalid_params(bridge, method, params, field):
+    """F3 (fixed in 21573c7): a NUL was cut off by the C call: files.write 'evil.sh\\0.txt' wrote 'evil.sh';
+    a cwd 'd\\0/usr/bin/id' shifted the keeper's NUL-separated spawn message so that /usr/bin/id ran as
+    argv[0]; user 'nobody\\0x' ran as nobody."""
     bridge.run("mkdir -p d; touch f")
     e = bridge.err(method, params)
     assert (e["code"], e["data"]["kind"], e["data"]["field"]) == (-32602, "InvalidParams", field), e
 
 
 # --------------------------------------------------------------------------- F4: empty path
-@server_bug("an empty path is accepted (schema: Path minLength 1) and means the sandbox home: "
-            "files.remove {path: \"\"} deletes the whole home, after which every command in the sandbox "
-            "fails with FileNotFound")
 @pytest.mark.parametrize("method,params", [
     ("files.remove", {"path": ""}), ("files.read", {"path": ""}), ("files.write", {"path": "", "content": "x"}),
     ("files.list", {"path": ""}), ("files.rename", {"from": "", "to": "elsewhere"}),
 ], ids=["remove", "read", "write", "list", "rename"])
 def test_empty_path_is_invalid_params(bridge, method, params):
+    """F4 (fixed in 21573c7): an empty path meant the sandbox home: files.remove {path: ""} deleted the
+    whole home, after which every command in the sandbox failed with FileNotFound."""
     bridge.run("touch kept")
     e = bridge.err(method, params)
     assert (e["code"], e["data"]["kind"]) == (-32602, "InvalidParams"), e
@@ -119,9 +112,9 @@ def test_empty_path_is_invalid_params(bridge, method, params):
 
 
 # --------------------------------------------------------------------------- F5/F6: EINVAL, ENAMETOOLONG
-@server_bug("files.rename of a directory into itself (EINVAL) is -32603 Internal")
 @pytest.mark.parametrize("to", ["d/sub", "d/sub/deeper"])
 def test_rename_into_itself_is_not_internal(bridge, to):
+    """F5 (fixed in 21573c7): files.rename of a directory into itself (EINVAL) was -32603 Internal."""
     bridge.run("mkdir -p d")
     resp = bridge.call("files.rename", {"from": "d", "to": to})
     assert "error" in resp
@@ -132,8 +125,6 @@ LONG_NAME = "x" * 300  # NAME_MAX is 255
 LONG_PATH = ("y" * 200 + "/") * 30  # PATH_MAX is 4096
 
 
-@server_bug("a name longer than NAME_MAX or a path longer than PATH_MAX (ENAMETOOLONG) is -32603 Internal "
-            "in every files.* method but files.exists")
 @pytest.mark.parametrize("method,params", [
     ("files.write", {"path": LONG_NAME, "content": "x"}), ("files.write", {"path": LONG_PATH, "content": "x"}),
     ("files.makeDir", {"path": LONG_PATH}), ("files.info", {"path": LONG_NAME}), ("files.read", {"path": LONG_NAME}),
@@ -141,13 +132,14 @@ LONG_PATH = ("y" * 200 + "/") * 30  # PATH_MAX is 4096
     ("files.rename", {"from": LONG_NAME, "to": "x"}),
 ], ids=["write name", "write path", "makeDir", "info", "read", "list", "remove", "rename"])
 def test_name_too_long_is_not_internal(bridge, method, params):
+    """F6 (fixed in 21573c7): ENAMETOOLONG was -32603 Internal in every files.* method but exists."""
     assert_not_internal(bridge.call(method, params), method)
 
 
 # --------------------------------------------------------------------------- F7/F8: unbounded file reads
-@server_bug("files.read reads to end of file without a bound: /dev/zero (or any endless file) grows the "
-            "bridge by ~300 MB/s until the machine runs out of memory, and is never answered")
 def test_files_read_of_an_endless_file_is_bounded(start_bridge):
+    """F7 (fixed in 21573c7): files.read had no bound: /dev/zero grew the bridge by ~300 MB/s until the
+    machine ran out of memory, and was never answered."""
     b = start_bridge()
     b.ok("ping")
     rid = b.request("files.read", {"path": "/dev/zero"})
@@ -177,14 +169,9 @@ def blocked_fifo_reads(b, n: int) -> list:
     return rids
 
 
-FIFO_BUG = ("files.read of a FIFO without a writer blocks a Dispatch worker thread in open(2) forever; "
-            "after ~64 of them every files.* request hangs, and the bridge no longer exits on SIGTERM or at "
-            "end of input (20 of them already delay a SIGTERM exit by ~15 s): the workers are shared with "
-            "the Swift tasks that run shutdown")
-
-
-@server_bug(FIFO_BUG)
 def test_a_blocked_files_read_blocks_nothing_else(start_bridge):
+    """F8 (fixed in 21573c7): files.read of a FIFO without a writer blocked a Dispatch worker in open(2)
+    forever; after ~64 of them every files.* request hung."""
     b = start_bridge()
     try:
         rids = blocked_fifo_reads(b, 70)
@@ -198,9 +185,10 @@ def test_a_blocked_files_read_blocks_nothing_else(start_bridge):
         b.proc.kill()
 
 
-@server_bug(FIFO_BUG)
 @pytest.mark.parametrize("n,how", [(20, "SIGTERM"), (70, "EOF")])
 def test_blocked_files_reads_do_not_stop_the_bridge_from_exiting(start_bridge, how, n):
+    """F8 (fixed in 21573c7): with blocked FIFO reads the bridge no longer exited on SIGTERM or at EOF
+    (20 of them delayed a SIGTERM exit by ~15 s): the workers are shared with the tasks that shut down."""
     b = start_bridge()
     try:
         blocked_fifo_reads(b, n)
@@ -221,9 +209,9 @@ def test_blocked_files_reads_do_not_stop_the_bridge_from_exiting(start_bridge, h
 
 
 # --------------------------------------------------------------------------- F9: unlisted error
-@server_bug("pty.sendInput to a process without a terminal (and without stdin) answers -32009 StdinClosed, "
-            "which schema/openrpc.json does not list for pty.sendInput (pty.resize answers Unsupported)")
 def test_pty_send_input_to_a_plain_process_answers_a_listed_error(bridge):
+    """F9 (fixed in 21573c7): pty.sendInput to a process without a terminal answered -32009
+    StdinClosed, which schema/openrpc.json does not list for pty.sendInput."""
     pid = bridge.ok("commands.run", {"cmd": "sleep 30", "background": True})["pid"]
     resp = bridge.call("pty.sendInput", {"pid": pid, "data": "aGkK"})
     assert "error" in resp
@@ -233,10 +221,10 @@ def test_pty_send_input_to_a_plain_process_answers_a_listed_error(bridge):
 
 
 # --------------------------------------------------------------------------- F10: id not echoed
-@server_bug("a string id holding an unpaired surrogate escape (\"\\ud800\") is answered under another id "
-            "(\"\\ufffd\"): the client cannot match it, and it can collide with a real \"\\ufffd\" request")
 @pytest.mark.parametrize("text", ['"\\ud800"', '"a\\udc00b"', '"\\ud83d"'])
 def test_id_with_a_lone_surrogate_is_echoed_or_refused(bridge, text):
+    """F10 (fixed in 21573c7): a string id with an unpaired surrogate escape was answered under another
+    id ("\\ufffd"): the client could not match it, and it could collide with a real "\\ufffd" request."""
     msgs = rh.exchange(bridge, ('{"jsonrpc":"2.0","id":%s,"method":"ping"}' % text).encode())
     time.sleep(0.2)
     with bridge.cond:
@@ -248,13 +236,37 @@ def test_id_with_a_lone_surrogate_is_echoed_or_refused(bridge, text):
 
 
 # --------------------------------------------------------------------------- F11: empty sandboxId
-@server_bug("an empty sandboxId (schema: SandboxId minLength 1) is answered with SandboxNotFound whose "
-            "data.sandboxId \"\" does not fit schema/ (SandboxNotFoundErrorData.sandboxId is a SandboxId)")
 @pytest.mark.parametrize("method,params", [
     ("sandbox.setTimeout", {"sandboxId": "", "timeout": 1}), ("sandbox.getHost", {"sandboxId": "", "port": 1}),
     ("commands.run", {"sandboxId": "", "cmd": "true"}), ("commands.list", {"sandboxId": ""}),
     ("files.exists", {"sandboxId": "", "path": "x"}),
 ], ids=["setTimeout", "getHost", "run", "list", "files"])
 def test_empty_sandbox_id_is_invalid_params(bridge, method, params):
+    """F11 (fixed in 21573c7): an empty sandboxId was answered SandboxNotFound with data.sandboxId "",
+    which schema/ forbids (SandboxId has minLength 1)."""
     e = bridge.err(method, params)
     assert (e["code"], e["data"]["kind"], e["data"]["field"]) == (-32602, "InvalidParams", "sandboxId"), e
+
+
+# --------------------------------------------------------------------------- F12: keeper died
+@server_bug("a sandbox whose keeper dies at once (limits.memoryBytes 116: its cgroup OOM-kills it) is left "
+            "half-dead: no sandbox.exit is sent, its commands answer SandboxKilled, and sandbox.kill on it is "
+            "never answered (the bridge logs 'the keeper of sandbox ... exited')")
+def test_a_sandbox_whose_keeper_died_can_still_be_killed(bridge):
+    resp = bridge.call("sandbox.create", {"limits": {"memoryBytes": 116}})
+    if "error" in resp:  # refusing a limit too small to start anything is a fine answer too
+        assert resp["error"]["data"]["kind"] in ("LimitExceeded", "InvalidParams")
+        return
+    sid = resp["result"]["sandboxId"]
+    time.sleep(0.5)
+    bridge.call("commands.run", {"cmd": "echo hi", "sandboxId": sid}, timeout=10)
+    assert "result" in bridge.call("sandbox.kill", {"sandboxId": sid}, timeout=10)
+
+
+# --------------------------------------------------------------------------- F13: message pattern
+@server_bug("an InvalidParams field holding ':' (an env name such as 'A:B' is allowed) gives the message "
+            "'invalid params: envs.A:B: expected a string, got a number', which schema/'s pattern "
+            "'^invalid params: [^:]+: .+' rejects (fix the pattern or the message)")
+def test_invalid_params_message_with_a_colon_in_the_field_fits_the_schema(bridge):
+    e = bridge.err("commands.run", {"cmd": "true", "envs": {"A:B": 1}})
+    assert e["data"]["field"] == "envs.A:B"

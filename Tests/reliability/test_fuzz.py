@@ -62,6 +62,7 @@ class FuzzSession:
         self.bridge = b
         self.pids: list[int] = []
         self.sandboxes: list[str] = ["default"]
+        self.sandbox_origin: dict[str, str] = {}
         self.ids: list[Any] = []
         self.pending: dict[tuple, str] = {}  # waits that may legitimately still run
         self.cases_on_bridge = 0
@@ -100,7 +101,7 @@ class FuzzSession:
         if not self.pending or b.proc.poll() is not None:
             return
         for sid in set(self.sandboxes):
-            b.call("sandbox.kill", {"sandboxId": sid}, timeout=30)
+            self.kill_sandbox(b, sid)
         lost = []
         for key, describe in self.pending.items():
             ident = json.loads(key[1]) if key[0] == "json" else key[1]
@@ -160,28 +161,28 @@ class FuzzSession:
                                          f"{describe}") from None
                 self.pending[("json", json.dumps(ident))] = describe
         if len(b.violations) > v0:
-            self._check_violations(b, v0, describe)
-        self._learn(answers)
+            self._check_violations(b, v0, describe, payload)
+        self._learn(answers, describe)
         self.cases += 1
         self.cases_on_bridge += 1
         rh.figures.fuzzed(self.kind)
         return answers
 
-    def _check_violations(self, b, v0: int, describe: str) -> None:
+    def _check_violations(self, b, v0: int, describe: str, payload: bytes) -> None:
         """Fail on new violations, except instances of an open finding (test_findings.py), which are
         counted instead (all fail with RELIABILITY_STRICT=1)."""
         with b.cond:
             new = b.violations[v0:]
-            known = [] if STRICT else [v for v in new if known_finding(v)]
+            known = [] if STRICT else [v for v in new if known_finding(v, payload)]
             if known and len(known) == len(new):
                 del b.violations[v0:]
         for v in known:
-            rh.figures.known_finding(known_finding(v))
+            rh.figures.known_finding(known_finding(v, payload))
         unknown = [v for v in new if v not in known]
         if unknown:
             raise AssertionError("stdout violations after the case:\n" + describe + "\n" + "\n".join(unknown[:10]))
 
-    def _learn(self, answers: list[dict]) -> None:
+    def _learn(self, answers: list[dict], describe: str) -> None:
         for resp in answers:
             result = resp.get("result")
             if isinstance(result, dict):
@@ -190,13 +191,25 @@ class FuzzSession:
                     del self.pids[:-40]
                 if isinstance(result.get("sandboxId"), str):
                     self.sandboxes.append(result["sandboxId"])
+                    self.sandbox_origin[result["sandboxId"]] = describe
             self.ids.append(resp.get("id"))
             del self.ids[:-40]
         extra = [s for s in dict.fromkeys(self.sandboxes) if s != "default"]
         if len(extra) > 8:  # keep the number of sandboxes (and keepers) bounded
             for sid in extra[:-8]:
-                self.bridge.call("sandbox.kill", {"sandboxId": sid}, timeout=30)
+                self.kill_sandbox(self.bridge, sid)
                 self.sandboxes = [s for s in self.sandboxes if s != sid]
+
+    def kill_sandbox(self, b, sid: str) -> None:
+        """sandbox.kill, which must be answered (but see finding F12)."""
+        try:
+            b.call("sandbox.kill", {"sandboxId": sid}, timeout=15)
+        except AssertionError as exc:
+            origin = self.sandbox_origin.get(sid) or ""
+            if not STRICT and '"memoryBytes"' in origin:
+                rh.figures.known_finding("F12 sandbox whose keeper died cannot be killed")
+                return
+            raise AssertionError(f"sandbox.kill of {sid} unanswered; it was made by:\n{origin}\n{exc}") from None
 
     def request_case(self, method: str, params: Any, notify: bool = False) -> None:
         msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
@@ -260,12 +273,20 @@ def test_random_ids_and_envelopes(start_bridge, scratch):
     @given(line=fs.envelopes())
     def case(line):
         text, idents = line
-        session.run_case(text.encode())
         b = session.bridge
+
+        def answered(ident) -> int:
+            entry = b.table.get(ident.value)
+            return entry["answered"] if entry else 0
+
+        before = {ident.text: answered(ident) for ident in idents}
+        session.run_case(text.encode())
+        if session.bridge is not b:
+            return  # the bridge was replaced before this case: nothing to compare with
         for ident in idents:
             key = rh.schema_check.id_key(ident.value)
-            rh.wait_until(lambda: b.table.get(ident.value)["answered"] >= b.table.get(ident.value)["sent"],
-                          CASE_TIMEOUT, f"the answer to id {ident.text} of {text[:2000]}")
+            rh.wait_until(lambda: answered(ident) > before[ident.text], CASE_TIMEOUT,
+                          f"the answer to id {ident.text} of {text[:2000]}")
             if ident.is_number:
                 raws = [r.raw for r in b.responses[key]]
                 assert any(f'"id":{ident.text}'.encode() in raw for raw in raws), \
@@ -285,7 +306,8 @@ def test_random_byte_lines(start_bridge, scratch):
     @seed(rh.seed() + 3)
     @given(line=fs.byte_lines())
     def case(line):
-        session.run_case(line)
+        session.serial += 1  # the templates' ids, made unique: answers to reused ids could not be told apart
+        session.run_case(line.replace(b"@ID@", f"b{session.serial}".encode()))
 
     case()
     session.finish()

@@ -81,10 +81,13 @@ def test_commands_see_only_descriptors_0_1_2(bridge):
     with rh.figures.fault("descriptor inheritance"):
         # Plenty of other pipes in the bridge: processes with stdin in two sandboxes, streaming.
         other = bridge.ok("sandbox.create", {})["sandboxId"]
+        streaming = []
         for sid in ("default", other):
             for _ in range(5):
-                bridge.ok("commands.run", {"cmd": "while :; do echo x; sleep 0.05; done", "background": True,
-                                           "stdin": True, "sandboxId": sid})
+                streaming.append(bridge.ok("commands.run", {"cmd": "while :; do echo x; sleep 0.05; done",
+                                                            "background": True, "stdin": True, "sandboxId": sid})["pid"])
+        for pid in streaming:  # seen from outside too
+            assert sorted(rh.fd_table(pid)) == [0, 1, 2], f"pid {pid}: {rh.fd_table(pid)}"
         results = run_everywhere(bridge, SHOW_FDS)
         for how, text in results:
             assert text.split() == ["0", "1", "2"], f"{how}: descriptors {text!r}"
