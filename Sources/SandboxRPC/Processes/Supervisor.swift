@@ -59,6 +59,8 @@ actor Supervisor: ReactorDelegate {
     /// Set while the outbox is congested: output pipes are out of epoll until it drains.
     var paused = false
     var deferredFinalizations: [(sandboxId: String, pid: Int)] = []
+    /// Foreground runs waiting for their result, by waiter: how a cancellation finds its process.
+    var runWaiters: [Int: (sandboxId: String, pid: Int)] = [:]
     let readBuffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 256 * 1024)
     /// Where output notifications are encoded before they are copied into the outbox.
     var scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 256 * 1024 * UTF8Sanitizer.maxExpansion + 4096)
@@ -219,6 +221,30 @@ actor Supervisor: ReactorDelegate {
         } onCancel: {
             Task { await self.cancelWaiter(sandboxId: sandboxId, pid: pid, waiter: waiter, kill: killOnCancel) }
         }
+    }
+
+    /// Starts a foreground run and waits for its result in one visit to the reactor thread
+    /// (no hop back to the pool between the spawn and the wait); cancelling kills it.
+    nonisolated func run(sandboxId: String, request: SpawnRequest, options: ProcessOptions) async throws -> CommandResult {
+        let waiter = Self.waiterIDs.add(1, ordering: .relaxed).newValue
+        return try await withTaskCancellationHandler {
+            try await self.startAndWait(sandboxId: sandboxId, request: request, options: options, waiter: waiter)
+        } onCancel: {
+            Task { await self.cancelRun(waiter: waiter) }
+        }
+    }
+
+    private func startAndWait(sandboxId: String, request: SpawnRequest, options: ProcessOptions, waiter: Int) async throws -> CommandResult {
+        let pid = try await start(sandboxId: sandboxId, request: request, options: options, arm: true)
+        runWaiters[waiter] = (sandboxId, pid)
+        defer { runWaiters[waiter] = nil }
+        return try await registerWaiter(sandboxId: sandboxId, pid: pid, waiter: waiter, timeout: nil, killOnCancel: true)
+    }
+
+    /// A cancelled foreground run: if it is not waiting yet, `registerWaiter` sees the cancellation.
+    private func cancelRun(waiter: Int) {
+        guard let (sandboxId, pid) = runWaiters[waiter] else { return }
+        cancelWaiter(sandboxId: sandboxId, pid: pid, waiter: waiter, kill: true)
     }
 
     private func registerWaiter(sandboxId: String, pid: Int, waiter: Int, timeout: Double?, killOnCancel: Bool) async throws -> CommandResult {

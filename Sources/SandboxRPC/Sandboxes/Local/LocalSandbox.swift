@@ -69,12 +69,12 @@ final class LocalSandbox: Sandbox {
     func run(_ params: CommandsRun.Params, context: RequestContext) async throws -> CommandsRun.Result {
         let (request, options) = try prepare(params)
         let background = params.background ?? false
-        let pid = try await supervisor.start(sandboxId: id, request: request, options: options, arm: !background)
-        if background {
-            context.afterResponse { [supervisor, id] in await supervisor.arm(sandboxId: id, pid: pid) }
-            return .started(pid: pid)
+        guard background else {
+            return .finished(try await supervisor.run(sandboxId: id, request: request, options: options))
         }
-        return .finished(try await supervisor.result(sandboxId: id, pid: pid, timeout: nil, killOnCancel: true))
+        let pid = try await supervisor.start(sandboxId: id, request: request, options: options, arm: false)
+        context.afterResponse { [supervisor, id] in await supervisor.arm(sandboxId: id, pid: pid) }
+        return .started(pid: pid)
     }
 
     func createPty(_ params: PtyCreate.Params, context: RequestContext) async throws -> Int {
