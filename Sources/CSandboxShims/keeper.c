@@ -115,7 +115,9 @@ static void run_child(const struct sr_spawn_header *h, char *cwd, char **argv, c
             _exit(127);
         }
     }
-    close_range(3, ~0U, 0);
+    if (close_range(3, ~0U, 0) < 0) {
+        for (int fd = 3; fd < 65536; fd++) close(fd);  // a kernel without close_range
+    }
     if (h->flags & SR_SPAWN_CONTROLLING_TTY) {
         if (ioctl(0, TIOCSCTTY, 0) < 0) child_fail("controlling terminal");
     }
@@ -176,6 +178,7 @@ static void handle_spawn(char *message, size_t len, const int *fds, int nfds) {
 void sr_keeper_main(int sock) {
     keeper_sock = sock;
     keeper_pid = getpid();
+    fcntl(sock, F_SETFD, FD_CLOEXEC);  // posix_spawn's dup2 cleared it; commands must never inherit it
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     setsid();  // terminal signals (Ctrl-C) go to the bridge, which then cleans up through us
     signal(SIGPIPE, SIG_IGN);

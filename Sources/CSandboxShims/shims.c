@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,22 @@
 #include <unistd.h>
 
 int sr_errno(void) { return errno; }
+
+int sr_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int sr_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
+
+int sr_pidfd_exited(int pidfd) {
+    struct pollfd p = {pidfd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+int sr_poll_one(int fd, short events, int timeout_ms) {
+    struct pollfd p = {fd, events, 0};
+    int n;
+    do { n = poll(&p, 1, timeout_ms); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -1 : p.revents;
+}
 
 void sr_tune_malloc(void) {
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
@@ -141,7 +158,7 @@ int sr_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int 
         memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
     }
     for (;;) {
-        if (sendmsg(sock, &msg, MSG_NOSIGNAL) >= 0) return 0;
+        if (sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return 0;
         if (errno != EINTR) return errno;
     }
 }
@@ -149,6 +166,11 @@ int sr_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int 
 int sr_set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL);
     return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int sr_set_blocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 }
 
 int sr_set_cloexec(int fd) {

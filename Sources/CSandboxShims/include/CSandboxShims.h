@@ -77,6 +77,7 @@ int sr_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int 
 // ---- Small wrappers for calls Swift cannot make directly (variadic or packed structs).
 
 int sr_set_nonblocking(int fd);
+int sr_set_blocking(int fd);
 int sr_set_cloexec(int fd);
 int sr_set_pipe_size(int fd, int size);
 int sr_socketpair_seqpacket(int fds[2]);
@@ -115,6 +116,15 @@ int sr_wait_termination_signal(void);
 void sr_tune_malloc(void);
 
 int sr_errno(void);
+
+/// A pidfd for `pid` (-1 with errno when it is gone), and a signal sent through one: unlike a
+/// pid, a pidfd never names another process once its own has been reaped.
+int sr_pidfd_open(pid_t pid);
+int sr_pidfd_send_signal(int pidfd, int sig);
+/// Whether the process of a pidfd has exited.
+int sr_pidfd_exited(int pidfd);
+/// Waits until `fd` is readable or writable (`events`: POLLIN/POLLOUT bits), up to `timeout_ms`.
+int sr_poll_one(int fd, short events, int timeout_ms);
 /// Names the calling thread (up to 15 bytes), for ps and debuggers.
 void sr_set_thread_name(const char *name);
 

@@ -41,7 +41,10 @@ struct LocalFileSystem: FileSystem {
             let size = Int(info.st_size)
             let regular = kind == S_IFREG && size > 0
             let bound = Self.maxUnsizedRead
-            let wanted = regular ? min(length ?? Int.max, max(0, size - offset)) : min(length ?? bound + 1, bound + 1)
+            if regular && length == nil && size - offset > bound {
+                throw .limitExceeded(reason: "\(full) is \(size) bytes; read files over \(bound) bytes in chunks with offset and length")
+            }
+            let wanted = regular ? min(length ?? Int.max, max(0, size - offset), bound) : min(length ?? bound + 1, bound + 1)
             var bytes = [UInt8](repeating: 0, count: wanted)
             var filled = 0
             while filled < wanted {
@@ -66,9 +69,17 @@ struct LocalFileSystem: FileSystem {
         let full = resolve(path)
         return try await blocking { () throws(RPCError) in
             try Self.makeParents(of: full)
-            let fd = open(full, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0o644)
+            // O_NONBLOCK, then a check: writing into a FIFO must not block a thread for ever.
+            let fd = open(full, O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0o644)
             guard fd >= 0 else { throw Self.error(errno, full) }
             defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw Self.error(errno, full) }
+            guard info.st_mode & S_IFMT == S_IFREG else {
+                throw .unsupported(reason: "\(full) is not a regular file")
+            }
+            if append { _ = lseek(fd, 0, SEEK_END) } else { _ = ftruncate(fd, 0) }
+            _ = sr_set_blocking(fd)
             var offset = 0
             while offset < bytes.count {
                 let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
@@ -213,7 +224,9 @@ struct LocalFileSystem: FileSystem {
         case ENOTDIR: .notADirectory(path: path)
         case EISDIR: .isADirectory(path: path)
         case EEXIST, ENOTEMPTY: .alreadyExists(path: path)
-        case EACCES, EPERM, EROFS: .permissionDenied(reason: String(cString: strerror(code)), path: path)
+        case EACCES, EPERM, EROFS, ETXTBSY, EBUSY: .permissionDenied(reason: String(cString: strerror(code)), path: path)
+        case ENXIO: .unsupported(reason: "\(path) is not a file (a socket or a device without a reader)")
+        case EXDEV: .unsupported(reason: "\(path): cannot move between file systems (e.g. /tmp and the home); copy it instead")
         case ENAMETOOLONG: .invalidParams(field: "path", reason: "\(path.utf8.count > 4096 ? "the path" : "a name in the path") is too long")
         case EINVAL: .invalidParams(field: "path", reason: "\(path): \(String(cString: strerror(code)))")
         case ELOOP: .invalidParams(field: "path", reason: "\(path): too many levels of symbolic links")

@@ -56,8 +56,9 @@ struct KeeperHandle: Sendable, Hashable {
         _ = withUnsafeBytes(of: &header) { sr_send_with_fds(socket, $0.baseAddress, $0.count, nil, 0) }
     }
 
-    /// Asks the keeper to start a process with the given stdio descriptors.
-    func spawn(token: UInt32, request: SpawnRequest, stdio: [Int32]) throws(SystemError) {
+    /// Asks the keeper to start a process with the given stdio descriptors; false when the
+    /// socket is full (try again once the keeper has been heard).
+    func spawn(token: UInt32, request: SpawnRequest, stdio: [Int32]) throws(SystemError) -> Bool {
         var header = sr_spawn_header()
         header.op = UInt32(SR_OP_SPAWN)
         header.token = token
@@ -81,7 +82,9 @@ struct KeeperHandle: Sendable, Hashable {
                 sr_send_with_fds(socket, bytes.baseAddress, bytes.count, fds.baseAddress, Int32(fds.count))
             }
         }
+        if rc == EAGAIN { return false }
         if rc != 0 { throw SystemError(call: "sendmsg(keeper)", errno: rc) }
+        return true
     }
 
     func close() { closeDescriptor(socket) }

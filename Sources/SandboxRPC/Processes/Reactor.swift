@@ -94,14 +94,13 @@ final class Reactor: SerialExecutor, @unchecked Sendable {
                 }
             }
             delegate!.reactorFireTimers()
-            while true {
-                let batch = jobs.withLock { jobs -> [UnownedJob] in
-                    defer { jobs.removeAll(keepingCapacity: true) }
-                    return jobs
-                }
-                if batch.isEmpty { break }
-                for job in batch { job.runSynchronously(on: executor) }
+            // One batch of jobs per turn, so that I/O is not starved by a burst of requests;
+            // jobs enqueued meanwhile wrote the eventfd, and epoll returns at once for them.
+            let batch = jobs.withLock { jobs -> [UnownedJob] in
+                defer { jobs.removeAll(keepingCapacity: true) }
+                return jobs
             }
+            for job in batch { job.runSynchronously(on: executor) }
         }
     }
 }

@@ -122,7 +122,12 @@ extension Supervisor {
         }
         let deferred = deferredFinalizations
         deferredFinalizations = []
-        for (sandboxId, pid) in deferred {
+        for (index, (sandboxId, pid)) in deferred.enumerated() {
+            if outbox.isCongested {  // the rest waits for the next drain
+                pauseReading()
+                deferredFinalizations += deferred[index...]
+                return
+            }
             if let process = sandboxes[sandboxId]?.processes[pid] { tryFinalize(process) }
         }
     }

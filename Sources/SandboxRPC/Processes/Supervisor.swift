@@ -24,6 +24,8 @@ actor Supervisor: ReactorDelegate {
         var pendingSpawns: [UInt32: PendingSpawn] = [:]
         var killedAllWaiters: [CheckedContinuation<Void, Never>] = []
         var killing = false
+        /// The keeper died: nothing more can start here, and there is nobody to ask to kill.
+        var keeperGone = false
 
         init(id: String, keeper: KeeperHandle) {
             self.id = id
@@ -59,6 +61,10 @@ actor Supervisor: ReactorDelegate {
     /// Set while the outbox is congested: output pipes are out of epoll until it drains.
     var paused = false
     var deferredFinalizations: [(sandboxId: String, pid: Int)] = []
+    /// Told when a sandbox's keeper died (the registry then forgets the sandbox).
+    var onKeeperLost: (@Sendable (String) -> Void)?
+
+    func setKeeperLostHandler(_ handler: @escaping @Sendable (String) -> Void) { onKeeperLost = handler }
     /// Foreground runs waiting for their result, by waiter: how a cancellation finds its process.
     var runWaiters: [Int: (sandboxId: String, pid: Int)] = [:]
     let readBuffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 256 * 1024)
@@ -85,7 +91,9 @@ actor Supervisor: ReactorDelegate {
     // MARK: Sandboxes
 
     func adopt(sandboxId: String, keeper: KeeperHandle) throws(RPCError) {
-        guard sandboxes[sandboxId] == nil else { return }
+        guard sandboxes[sandboxId] == nil else {
+            throw .internalError(reason: "sandbox \(sandboxId) is still being killed")
+        }
         do {
             try reactor.add(fd: keeper.socket, events: UInt32(SR_EPOLL_IN), token: UInt64(keeper.socket))
         } catch {
@@ -96,7 +104,7 @@ actor Supervisor: ReactorDelegate {
     }
 
     func state(_ sandboxId: String) throws(RPCError) -> SandboxState {
-        guard let state = sandboxes[sandboxId], !state.killing else {
+        guard let state = sandboxes[sandboxId], !state.killing, !state.keeperGone else {
             throw .sandboxKilled(sandboxId: sandboxId)
         }
         return state
@@ -119,8 +127,10 @@ actor Supervisor: ReactorDelegate {
         for process in state.processes.values where process.isRunning {
             process.ending = .sandboxKilled
         }
-        state.keeper.requestKillAll()
-        await withCheckedContinuation { state.killedAllWaiters.append($0) }
+        if !state.keeperGone {
+            state.keeper.requestKillAll()
+            await withCheckedContinuation { state.killedAllWaiters.append($0) }
+        }
         for process in state.processes.values where !process.isFinished {
             if process.exitStatus == nil {
                 process.exitStatus = 9  // killed by SIGKILL, reaped by the keeper
@@ -151,13 +161,21 @@ actor Supervisor: ReactorDelegate {
         let stdio = try options.isPty ? Stdio.terminal(size: options.terminalSize) : Stdio.pipes(withStdin: options.withStdin, devNull: devNull)
         let token = nextToken
         nextToken &+= 1
-        do {
-            try state.keeper.spawn(token: token, request: request, stdio: stdio.childEnds)
+        do throws(SystemError) {
+            // The keeper may be blocked sending us events while we send it a request: read its
+            // events whenever the socket is full, so neither waits on the other for ever.
+            while try !state.keeper.spawn(token: token, request: request, stdio: stdio.childEnds) {
+                if sr_poll_one(state.keeper.socket, Int16(POLLIN | POLLOUT), 1000) & Int32(POLLIN) != 0 {
+                    keeperReadable(sandboxId)
+                }
+                if state.keeperGone { throw SystemError(call: "sendmsg(keeper)", errno: EPIPE) }
+            }
         } catch {
             stdio.closeAll()
             if error.errno == EMSGSIZE {
                 throw RPCError.limitExceeded(reason: "the command and its environment are too large to start (at most 1 MiB)")
             }
+            if state.keeperGone { throw RPCError.sandboxKilled(sandboxId: sandboxId) }
             throw RPCError.internalError(reason: "cannot reach the sandbox supervisor: \(error)")
         }
         stdio.closeChildEnds()
@@ -425,6 +443,7 @@ actor Supervisor: ReactorDelegate {
             guard let process = sandboxes[sandboxId]?.processes[pid] else {
                 reactor.remove(fd: fd); owners[fd] = nil; closeDescriptor(fd); return
             }
+            guard !paused else { return }  // level-triggered: read again once the outbox drained
             _ = readOnce(process, stream)
             if outbox.isCongested { pauseReading() }
         case .stdin(let sandboxId, let pid):
@@ -434,7 +453,7 @@ actor Supervisor: ReactorDelegate {
         }
     }
 
-    private func keeperReadable(_ sandboxId: String) {
+    func keeperReadable(_ sandboxId: String) {
         guard let state = sandboxes[sandboxId] else { return }
         while true {
             let event: KeeperHandle.Event?
@@ -460,6 +479,7 @@ actor Supervisor: ReactorDelegate {
     /// The keeper died under us: its direct children died with it (PDEATHSIG); report them.
     private func keeperLost(_ state: SandboxState) {
         logger.error("the keeper of sandbox \(state.id) exited")
+        state.keeperGone = true
         reactor.remove(fd: state.keeper.socket)
         owners[state.keeper.socket] = nil
         for (token, _) in state.pendingSpawns { spawnFailed(state, token: token, errno: ESRCH) }
@@ -470,6 +490,7 @@ actor Supervisor: ReactorDelegate {
         let waiters = state.killedAllWaiters
         state.killedAllWaiters = []
         waiters.forEach { $0.resume() }
+        if !state.killing { onKeeperLost?(state.id) }
     }
 
     private func exited(_ state: SandboxState, pid: Int, status: Int32) {

@@ -17,6 +17,9 @@ actor SandboxRegistry {
     private var sandboxes: [String: any Sandbox] = [:]
     private var creating: [String: Task<any Sandbox, any Error>] = [:]
     private var lifetimes: [String: Task<Void, Never>] = [:]
+    /// Sandboxes being killed: a new sandbox of the same id (the implicit "default") waits for
+    /// the old one to be gone, so that it does not share its home or its supervisor state.
+    private var terminating: [String: Task<Void, Never>] = [:]
     private var closed = false
 
     init(
@@ -45,6 +48,10 @@ actor SandboxRegistry {
         let id = id ?? Self.defaultID
         if let sandbox = sandboxes[id] { return sandbox }
         if let pending = creating[id] { return try await pending.value }
+        if let ending = terminating[id] {
+            await ending.value
+            return try await sandbox(id)
+        }
         guard id == Self.defaultID else { throw RPCError.sandboxNotFound(sandboxId: id) }
         return try await create(id: id, params: defaultSandbox)
     }
@@ -72,7 +79,7 @@ actor SandboxRegistry {
                 try await BubblewrapSandbox.make(
                     id: id, params: params, settings: settings, supervisor: supervisor, outbox: outbox, logger: logger
                 ) {
-                    [weak self] in Task { await self?.agentExited(id) }
+                    [weak self] in Task { await self?.sandboxLost(id) }
                 }
             default:
                 try await LocalSandbox(id: id, params: params, supervisor: supervisor, settings: settings)
@@ -110,12 +117,16 @@ actor SandboxRegistry {
         }
     }
 
-    /// An agent died under us (or was killed): its sandbox is gone.
-    private func agentExited(_ id: String) async {
+    /// The supervisor of a sandbox (its agent or its keeper) died under us: the sandbox is gone,
+    /// the client is told, and a later request for "default" makes a new one.
+    func sandboxLost(_ id: String) async {
         guard let sandbox = sandboxes.removeValue(forKey: id) else { return }
         lifetimes.removeValue(forKey: id)?.cancel()
-        logger.warn("the agent of sandbox \(id) exited")
-        await sandbox.terminate()
+        logger.warn("the supervisor of sandbox \(id) exited")
+        let ending = Task { await sandbox.terminate() }
+        terminating[id] = ending
+        await ending.value
+        terminating[id] = nil
         let exit = SandboxExit(sandboxId: id, reason: "killed")
         if let params = try? JSONValueEncoder().encode(exit) {
             outbox.send(line: OutgoingMessage.notification(method: SandboxExit.method, params: params))
@@ -128,7 +139,10 @@ actor SandboxRegistry {
         let id = id ?? Self.defaultID
         guard let sandbox = sandboxes.removeValue(forKey: id) else { return false }
         lifetimes.removeValue(forKey: id)?.cancel()
-        await sandbox.terminate()
+        let ending = Task { await sandbox.terminate() }
+        terminating[id] = ending
+        await ending.value
+        terminating[id] = nil
         return true
     }
 

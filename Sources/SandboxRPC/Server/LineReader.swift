@@ -1,3 +1,4 @@
+import CSandboxShims
 import Glibc
 import Protocol
 
@@ -20,6 +21,10 @@ struct LineReader {
             let n = read(fd, buffer.baseAddress, capacity)
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN {  // a non-blocking stdin, inherited: wait for it instead
+                    _ = sr_poll_one(fd, Int16(POLLIN), -1)
+                    continue
+                }
                 break
             }
             if n == 0 { break }

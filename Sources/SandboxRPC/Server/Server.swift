@@ -10,6 +10,11 @@ struct Server {
     func run() throws {
         let logger = Logger(level: options.logLevel)
         let root = try Self.makeRoot(options.root)
+        if options.agentHome == nil {
+            // Whether bwrap works here is tried once, now, off the request path.
+            let scratch = root.path
+            startThread(name: "bwrap-probe") { _ = Bubblewrap.works(scratch: scratch) }
+        }
         let outbox = Outbox()
         let reactor = try Reactor()
         let supervisor = try Supervisor(reactor: reactor, outbox: outbox, logger: logger)
@@ -22,6 +27,7 @@ struct Server {
         let registry = SandboxRegistry(
             supervisor: supervisor, settings: settings, defaultIsolation: options.isolation, outbox: outbox,
             logger: logger, agentHome: options.agentHome, defaultSandbox: options.defaultSandbox)
+        Task { await supervisor.setKeeperLostHandler { id in Task { await registry.sandboxLost(id) } } }
         let lifecycle = Lifecycle(outbox: outbox, logger: logger) {
             await registry.killAll()
             root.remove()

@@ -1,3 +1,4 @@
+import CSandboxShims
 import Glibc
 
 /// The only writer of stdout: one thread, coalescing whatever the outbox holds into large writes.
@@ -24,7 +25,11 @@ enum StdoutWriter {
         while offset < bytes.count {
             let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
+                if errno == EINTR { continue }
+                if errno == EAGAIN {  // a non-blocking stdout: wait until the client reads
+                    _ = sr_poll_one(fd, Int16(POLLOUT), -1)
+                    continue
+                }
                 return false  // EPIPE: the client is gone
             }
             offset += n

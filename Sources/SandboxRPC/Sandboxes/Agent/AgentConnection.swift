@@ -74,12 +74,19 @@ final class AgentConnection: Sendable {
                 requests.send(line: JSONWriter.bytes(.object([
                     "jsonrpc": "2.0", "id": .number(id), "method": .string(method), "params": params,
                 ])))
+                // Cancelled before the request went out: the handler below already ran, and
+                // its cancel reached the agent first; say it again, after the request.
+                if Task.isCancelled { cancelInAgent(id) }
             }
         } onCancel: {
-            requests.send(line: JSONWriter.bytes(.object([
-                "jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": .number(id)],
-            ])))
+            cancelInAgent(id)
         }
+    }
+
+    private func cancelInAgent(_ id: Int) {
+        requests.send(line: JSONWriter.bytes(.object([
+            "jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": .number(id)],
+        ])))
     }
 
     /// Lets the held notifications of `pid` go, in order, and stops holding them.
@@ -116,8 +123,16 @@ final class AgentConnection: Sendable {
             let n = read(fd, buffer.baseAddress, capacity)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
+            var broken = false
             framer.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { frame in
-                if case .line(let line) = frame { received(line) }
+                switch frame {
+                case .line(let line): received(line)
+                case .tooLong: broken = true  // a message we cannot take: the calls waiting on it would hang
+                }
+            }
+            if broken {
+                logger.error("agent of \(sandboxId) wrote a line over 1 GiB; closing it")
+                return
             }
         }
     }

@@ -114,7 +114,7 @@ struct AgentFileSystem: FileSystem {
 
     func read(_ path: String, offset: Int, length: Int?) async throws -> (bytes: [UInt8], size: Int) {
         let result = try await connection.call(
-            FilesRead.self, .init(path: path, encoding: .base64, offset: offset, length: length ?? Int(Int32.max)))
+            FilesRead.self, .init(path: path, encoding: .base64, offset: offset == 0 && length == nil ? nil : offset, length: length))
         let bytes = Base64.decode(result.content) ?? []
         return (bytes, result.size ?? bytes.count)
     }

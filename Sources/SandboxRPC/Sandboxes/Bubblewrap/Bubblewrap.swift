@@ -161,19 +161,23 @@ enum Bubblewrap {
 final class LaunchedAgent: Sendable {
     let pid: pid_t
     let network: Bool
+    /// A pidfd of bwrap (it is reaped automatically, so its pid may name another process later).
+    private let pidfd: Int32
     /// Sandbox port → (listening socket, host port).
     private let forwards = Mutex<[Int: (fd: Int32, port: Int)]>([:])
 
     init(pid: pid_t, network: Bool) {
         self.pid = pid
         self.network = network
+        self.pidfd = sr_pidfd_open(pid)
     }
 
-    /// Whether it is gone (it is reaped automatically: the bridge ignores SIGCHLD).
-    var hasExited: Bool { Glibc.kill(pid, 0) != 0 }
+    deinit { closeDescriptor(pidfd) }
+
+    var hasExited: Bool { pidfd < 0 || sr_pidfd_exited(pidfd) != 0 }
 
     func kill() {
-        _ = Glibc.kill(pid, SIGKILL)
+        if pidfd >= 0 { _ = sr_pidfd_send_signal(pidfd, SIGKILL) }
         forwards.withLock { forwards in
             for forward in forwards.values { sr_forward_stop(forward.fd) }
             forwards = [:]
