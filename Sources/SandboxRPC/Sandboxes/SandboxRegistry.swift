@@ -123,10 +123,7 @@ actor SandboxRegistry {
         guard let sandbox = sandboxes.removeValue(forKey: id) else { return }
         lifetimes.removeValue(forKey: id)?.cancel()
         logger.warn("the supervisor of sandbox \(id) exited")
-        let ending = Task { await sandbox.terminate() }
-        terminating[id] = ending
-        await ending.value
-        terminating[id] = nil
+        await terminate(sandbox)
         let exit = SandboxExit(sandboxId: id, reason: "killed")
         if let params = try? JSONValueEncoder().encode(exit) {
             outbox.send(line: OutgoingMessage.notification(method: SandboxExit.method, params: params))
@@ -139,10 +136,7 @@ actor SandboxRegistry {
         let id = id ?? Self.defaultID
         guard let sandbox = sandboxes.removeValue(forKey: id) else { return false }
         lifetimes.removeValue(forKey: id)?.cancel()
-        let ending = Task { await sandbox.terminate() }
-        terminating[id] = ending
-        await ending.value
-        terminating[id] = nil
+        await terminate(sandbox)
         return true
     }
 
@@ -179,6 +173,18 @@ actor SandboxRegistry {
         if let params = try? JSONValueEncoder().encode(exit) {
             outbox.send(line: OutgoingMessage.notification(method: SandboxExit.method, params: params))
         }
+    }
+
+    /// Ends a sandbox that is already out of `sandboxes`; until it is gone, requests for its id
+    /// wait (`terminating` is cleared by the same task, before any waiter resumes).
+    private func terminate(_ sandbox: any Sandbox) async {
+        let id = sandbox.id
+        let ending = Task {
+            await sandbox.terminate()
+            terminating[id] = nil
+        }
+        terminating[id] = ending
+        await ending.value
     }
 
     /// Kills every sandbox and refuses new ones: the bridge is exiting.
