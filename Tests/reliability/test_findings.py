@@ -28,9 +28,7 @@ def assert_not_internal(resp: dict, what: str) -> None:
 # Violations that the fuzzers meet while a finding is open: tolerated there (counted and printed), and
 # tested here. Each entry: name -> predicate(violation text, the case's bytes). Remove an entry together
 # with the xfail marker of its test once the server is fixed.
-KNOWN_FINDINGS = {
-    "F13 colon in an InvalidParams field": lambda v, p: "does not match '^invalid params: [^:]+: .+'" in v,
-}
+KNOWN_FINDINGS: dict = {}  # F1-F13 are fixed; their tests below are plain regression tests
 
 
 def known_finding(violation: str, payload: bytes = b"") -> str | None:
@@ -249,9 +247,6 @@ def test_empty_sandbox_id_is_invalid_params(bridge, method, params):
 
 
 # --------------------------------------------------------------------------- F12: keeper died
-@server_bug("a sandbox whose keeper dies at once (limits.memoryBytes 116: its cgroup OOM-kills it) is left "
-            "half-dead: no sandbox.exit is sent, its commands answer SandboxKilled, and sandbox.kill on it is "
-            "never answered (the bridge logs 'the keeper of sandbox ... exited')")
 def test_a_sandbox_whose_keeper_died_can_still_be_killed(bridge):
     resp = bridge.call("sandbox.create", {"limits": {"memoryBytes": 116}})
     if "error" in resp:  # refusing a limit too small to start anything is a fine answer too
@@ -264,9 +259,6 @@ def test_a_sandbox_whose_keeper_died_can_still_be_killed(bridge):
 
 
 # --------------------------------------------------------------------------- F13: message pattern
-@server_bug("an InvalidParams field holding ':' (an env name such as 'A:B' is allowed) gives the message "
-            "'invalid params: envs.A:B: expected a string, got a number', which schema/'s pattern "
-            "'^invalid params: [^:]+: .+' rejects (fix the pattern or the message)")
 def test_invalid_params_message_with_a_colon_in_the_field_fits_the_schema(bridge):
     e = bridge.err("commands.run", {"cmd": "true", "envs": {"A:B": 1}})
     assert e["data"]["field"] == "envs.A:B"
