@@ -75,10 +75,13 @@ struct LocalFileSystem: FileSystem {
             defer { close(fd) }
             var info = stat()
             guard fstat(fd, &info) == 0 else { throw Self.error(errno, full) }
-            guard info.st_mode & S_IFMT == S_IFREG else {
-                throw .unsupported(reason: "\(full) is not a regular file")
+            let kind = info.st_mode & S_IFMT
+            if kind == S_IFIFO || kind == S_IFSOCK {
+                throw .unsupported(reason: "\(full) is a \(kind == S_IFIFO ? "FIFO" : "socket"), not a file")
             }
-            if append { _ = lseek(fd, 0, SEEK_END) } else { _ = ftruncate(fd, 0) }
+            if kind == S_IFREG {
+                if append { _ = lseek(fd, 0, SEEK_END) } else { _ = ftruncate(fd, 0) }
+            }
             _ = sr_set_blocking(fd)
             var offset = 0
             while offset < bytes.count {
