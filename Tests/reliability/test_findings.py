@@ -1,8 +1,8 @@
 """Regression tests for the server bugs the reliability suite found, one test per finding (F1...).
 
 An open finding's test is `xfail(strict=True)`: once the server is fixed it XPASSes, which pytest
-reports as a failure; then the marker goes, the test stays as a regression test (like F1-F11, fixed in
-21573c7), and so does the finding's entry in KNOWN_FINDINGS, if it has one.
+reports as a failure; then the marker goes, the test stays as a regression test (like F1-F13), and the
+finding's entry in KNOWN_FINDINGS, if it has one, goes too.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def assert_not_internal(resp: dict, what: str) -> None:
 # Violations that the fuzzers meet while a finding is open: tolerated there (counted and printed), and
 # tested here. Each entry: name -> predicate(violation text, the case's bytes). Remove an entry together
 # with the xfail marker of its test once the server is fixed.
-KNOWN_FINDINGS: dict = {}  # F1-F13 are fixed; their tests below are plain regression tests
+KNOWN_FINDINGS = {  # F1-F13 are fixed; their tests below are plain regression tests
+    "F14 bwrap sandbox limit too small": lambda v, p: "-32603" in v and "agent did not start" in v,
+}
 
 
 def known_finding(violation: str, payload: bytes = b"") -> str | None:
@@ -248,6 +250,9 @@ def test_empty_sandbox_id_is_invalid_params(bridge, method, params):
 
 # --------------------------------------------------------------------------- F12: keeper died
 def test_a_sandbox_whose_keeper_died_can_still_be_killed(bridge):
+    """F12 (fixed in e81ce42): a sandbox whose keeper died at once (limits.memoryBytes 116: its cgroup
+    OOM-killed it) was left half-dead: no sandbox.exit, its commands answered SandboxKilled, and
+    sandbox.kill on it was never answered."""
     resp = bridge.call("sandbox.create", {"limits": {"memoryBytes": 116}})
     if "error" in resp:  # refusing a limit too small to start anything is a fine answer too
         assert resp["error"]["data"]["kind"] in ("LimitExceeded", "InvalidParams")
@@ -260,5 +265,23 @@ def test_a_sandbox_whose_keeper_died_can_still_be_killed(bridge):
 
 # --------------------------------------------------------------------------- F13: message pattern
 def test_invalid_params_message_with_a_colon_in_the_field_fits_the_schema(bridge):
+    """F13 (fixed in b74c894): a ':' in an InvalidParams field (the env name 'A:B') gave a message that
+    schema/'s pattern '^invalid params: [^:]+: .+' rejected."""
     e = bridge.err("commands.run", {"cmd": "true", "envs": {"A:B": 1}})
     assert e["data"]["field"] == "envs.A:B"
+
+
+# --------------------------------------------------------------------------- F14: bwrap agent
+@server_bug("sandbox.create {isolation: bwrap, limits: {memoryBytes: 1048576}} (or {pids: 1}) is -32603 "
+            "Internal 'the sandbox's agent did not start' (bwrap: 'Creating new namespace failed: Resource "
+            "temporarily unavailable'): a limit too small to start the sandbox is the client's input")
+@pytest.mark.parametrize("limits", [{"memoryBytes": 1048576}, {"pids": 1}], ids=["memory 1 MiB", "pids 1"])
+def test_bwrap_sandbox_with_a_limit_too_small_to_start_is_refused_cleanly(bridge, limits):
+    caps = bridge.ok("initialize")["capabilities"]["isolation"]
+    if "bwrap" not in caps:
+        pytest.skip("no bwrap here")
+    resp = bridge.call("sandbox.create", {"isolation": "bwrap", "limits": limits}, timeout=30)
+    assert_not_internal(resp, "sandbox.create")
+    if "error" in resp:
+        assert resp["error"]["data"]["kind"] in ("LimitExceeded", "InvalidParams"), resp["error"]
+    assert bridge.ok("ping") == {}

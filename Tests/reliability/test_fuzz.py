@@ -201,14 +201,11 @@ class FuzzSession:
                 self.sandboxes = [s for s in self.sandboxes if s != sid]
 
     def kill_sandbox(self, b, sid: str) -> None:
-        """sandbox.kill, which must be answered (but see finding F12)."""
+        """sandbox.kill, which must be answered (finding F12 was a sandbox that could not be killed)."""
         try:
             b.call("sandbox.kill", {"sandboxId": sid}, timeout=15)
         except AssertionError as exc:
             origin = self.sandbox_origin.get(sid) or ""
-            if not STRICT and '"memoryBytes"' in origin:
-                rh.figures.known_finding("F12 sandbox whose keeper died cannot be killed")
-                return
             raise AssertionError(f"sandbox.kill of {sid} unanswered; it was made by:\n{origin}\n{exc}") from None
 
     def request_case(self, method: str, params: Any, notify: bool = False) -> None:
