@@ -103,3 +103,15 @@ import Testing
         }
     }
 }
+
+@Suite struct CompletePrefixTests {
+    @Test func leavesOutOnlyAnIncompleteLastCharacter() {
+        let euro: [UInt8] = [0xE2, 0x82, 0xAC]
+        #expect(UTF8Sanitizer.completePrefixLength([0x61] + euro) == 4)
+        #expect(UTF8Sanitizer.completePrefixLength([0x61] + euro.prefix(2)) == 1)
+        #expect(UTF8Sanitizer.completePrefixLength([0x61, 0xF0, 0x9F, 0x98]) == 1)
+        #expect(UTF8Sanitizer.completePrefixLength([0x61, 0x80]) == 2, "a stray continuation byte is not held back")
+        #expect(UTF8Sanitizer.completePrefixLength(([0x62] + euro)[1...]) == 3, "on a slice, a count")
+        #expect(UTF8Sanitizer.completePrefixLength([UInt8]()) == 0)
+    }
+}

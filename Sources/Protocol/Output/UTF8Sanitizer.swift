@@ -123,6 +123,23 @@ public enum UTF8Sanitizer {
         return .copied(length)
     }
 
+    /// How many bytes of `bytes` remain once an incomplete character at its end is left out:
+    /// where to cut output so that no character is split.
+    public static func completePrefixLength<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Int {
+        var index = bytes.endIndex
+        var seen = 0
+        while index > bytes.startIndex && seen < 4 {
+            bytes.formIndex(before: &index)
+            seen += 1
+            let byte = bytes[index]
+            if byte & 0xC0 == 0x80 { continue }  // a continuation byte: look further back
+            if byte < 0xC0 { return bytes.count }  // ASCII or a stray byte: nothing incomplete
+            let needed = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
+            return seen < needed ? bytes.distance(from: bytes.startIndex, to: index) : bytes.count
+        }
+        return bytes.count
+    }
+
     /// The same, appending to an array; returns the bytes consumed.
     @discardableResult
     public static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, final: Bool, into out: inout [UInt8]) -> Int {

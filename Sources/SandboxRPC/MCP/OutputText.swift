@@ -18,7 +18,7 @@ enum OutputText {
         var omitted = window.omitted
         var next = window.end
         if omitted > 0 {
-            let keep = completePrefixLength(first)
+            let keep = UTF8Sanitizer.completePrefixLength(first)
             omitted += first.count - keep
             first = first.prefix(keep)
             let continuation = last.prefix(3).prefix { $0 & 0xC0 == 0x80 }.count
@@ -27,11 +27,11 @@ enum OutputText {
         }
         if !complete {
             if omitted > 0 {
-                let keep = completePrefixLength(last)
+                let keep = UTF8Sanitizer.completePrefixLength(last)
                 next -= last.count - keep
                 last = last.prefix(keep)
             } else {
-                let keep = completePrefixLength(first)
+                let keep = UTF8Sanitizer.completePrefixLength(first)
                 next -= first.count - keep
                 first = first.prefix(keep)
             }
@@ -43,22 +43,6 @@ enum OutputText {
             text += String(decoding: last, as: UTF8.self)
         }
         return RenderedOutput(text: text, omitted: omitted, next: next)
-    }
-
-    /// The length of `bytes` without an incomplete UTF-8 character at its end.
-    static func completePrefixLength(_ bytes: ArraySlice<UInt8>) -> Int {
-        var index = bytes.endIndex
-        var seen = 0
-        while index > bytes.startIndex && seen < 4 {
-            index -= 1
-            seen += 1
-            let byte = bytes[index]
-            if byte & 0xC0 == 0x80 { continue }  // a continuation byte: look further back
-            if byte < 0xC0 { return bytes.count }  // ASCII or stray: nothing incomplete
-            let needed = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
-            return seen < needed ? index - bytes.startIndex : bytes.count
-        }
-        return bytes.count
     }
 
     /// The last non-blank line of some output, shortened, for progress messages.

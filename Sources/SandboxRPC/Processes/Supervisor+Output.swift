@@ -57,7 +57,7 @@ extension Supervisor {
             let written: Int, consumed: Int
             if process.options.isPty {
                 // Terminal bytes go out base64, but still in whole characters.
-                consumed = final ? chunk.count : completeCharacterPrefix(chunk)
+                consumed = final ? chunk.count : UTF8Sanitizer.completePrefixLength(chunk)
                 written = encoder.encodePty(pid: process.pid, bytes: UnsafeBufferPointer(rebasing: chunk[0..<consumed]), into: scratch)
             } else {
                 (written, consumed) = encoder.encode(
@@ -199,20 +199,5 @@ extension Supervisor {
             error: process.ending?.rawValue)
         guard let params = try? JSONValueEncoder().encode(exit) else { return }
         outbox.send(line: OutgoingMessage.notification(method: CommandExit.method, params: params))
-    }
-
-    /// The length of `bytes` without an incomplete UTF-8 character at its end.
-    func completeCharacterPrefix<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> Int where Bytes.Index == Int {
-        let base = bytes.startIndex
-        let n = bytes.count
-        var i = n - 1
-        while i >= max(0, n - 4) {
-            let byte = bytes[base + i]
-            if byte & 0xC0 == 0x80 { i -= 1; continue }
-            if byte < 0xC0 { return n }
-            let needed = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
-            return n - i < needed ? i : n
-        }
-        return n
     }
 }

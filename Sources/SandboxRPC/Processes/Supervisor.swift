@@ -346,7 +346,7 @@ actor Supervisor: ReactorDelegate {
             var bytes = process[stream].retention.bytes
             process[stream].carry = []
             if process.options.encoding == .utf8 && !process.isFinished {
-                let keep = completeCharacterPrefix(bytes)
+                let keep = UTF8Sanitizer.completePrefixLength(bytes)
                 process[stream].carry = Array(bytes[keep...])
                 bytes.removeSubrange(keep...)
             }

@@ -60,7 +60,7 @@ enum ReadFile: MCPTool {
         let start = min(offset, size)
         var part = chunk[...]
         if encoding == .utf8 && start + part.count < size {
-            let keep = OutputText.completePrefixLength(part)
+            let keep = UTF8Sanitizer.completePrefixLength(part)
             if keep > 0 { part = part.prefix(keep) }  // the cut character comes whole with the next part
         }
         let content = encoding == .utf8 ? String(decoding: part, as: UTF8.self) : Base64.encode(Array(part))
