@@ -272,9 +272,6 @@ def test_invalid_params_message_with_a_colon_in_the_field_fits_the_schema(bridge
 
 
 # --------------------------------------------------------------------------- F14: bwrap agent
-@server_bug("sandbox.create {isolation: bwrap, limits: {memoryBytes: 1048576}} (or {pids: 1}) is -32603 "
-            "Internal 'the sandbox's agent did not start' (bwrap: 'Creating new namespace failed: Resource "
-            "temporarily unavailable'): a limit too small to start the sandbox is the client's input")
 @pytest.mark.parametrize("limits", [{"memoryBytes": 1048576}, {"pids": 1}], ids=["memory 1 MiB", "pids 1"])
 def test_bwrap_sandbox_with_a_limit_too_small_to_start_is_refused_cleanly(bridge, limits):
     caps = bridge.ok("initialize")["capabilities"]["isolation"]
