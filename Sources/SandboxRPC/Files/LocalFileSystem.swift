@@ -221,20 +221,5 @@ struct LocalFileSystem: FileSystem {
     static let maxUnsizedRead = 64 << 20
 
     /// The wire error for a failed file call.
-    static func error(_ code: Int32, _ path: String) -> RPCError {
-        switch code {
-        case ENOENT: .fileNotFound(path: path)
-        case ENOTDIR: .notADirectory(path: path)
-        case EISDIR: .isADirectory(path: path)
-        case EEXIST, ENOTEMPTY: .alreadyExists(path: path)
-        case EACCES, EPERM, EROFS, ETXTBSY, EBUSY: .permissionDenied(reason: String(cString: strerror(code)), path: path)
-        case ENXIO: .unsupported(reason: "\(path) is not a file (a socket or a device without a reader)")
-        case EXDEV: .unsupported(reason: "\(path): cannot move between file systems (e.g. /tmp and the home); copy it instead")
-        case ENAMETOOLONG: .invalidParams(field: "path", reason: "\(path.utf8.count > 4096 ? "the path" : "a name in the path") is too long")
-        case EINVAL: .invalidParams(field: "path", reason: "\(path): \(String(cString: strerror(code)))")
-        case ELOOP: .invalidParams(field: "path", reason: "\(path): too many levels of symbolic links")
-        case ENOSPC, EDQUOT, EMFILE, ENFILE: .limitExceeded(reason: "\(path): \(String(cString: strerror(code)))")
-        default: .internalError(reason: "\(path): \(String(cString: strerror(code)))")
-        }
-    }
+    static func error(_ code: Int32, _ path: String) -> RPCError { RPCError(errno: code, path: path) }
 }

@@ -20,9 +20,7 @@ struct Stdio {
             guard sr_pipe_cloexec(&fds) == 0 else {
                 let error = sr_errno()
                 opened.forEach(closeDescriptor)
-                throw error == EMFILE || error == ENFILE
-                    ? .limitExceeded(reason: "out of file descriptors (\(String(cString: strerror(error))))")
-                    : .internalError(reason: "pipe: \(String(cString: strerror(error)))")
+                throw RPCError(errno: error, action: "pipe")
             }
             opened += fds
             return (fds[0], fds[1])
@@ -45,15 +43,12 @@ struct Stdio {
     static func terminal(size: (cols: Int, rows: Int)) throws(RPCError) -> Stdio {
         var master: Int32 = -1, slave: Int32 = -1
         let rc = sr_open_pty(&master, &slave, UInt16(clamping: size.rows), UInt16(clamping: size.cols))
-        guard rc == 0 else {
-            throw rc == EMFILE || rc == ENFILE || rc == EAGAIN
-                ? .limitExceeded(reason: "cannot open a terminal: \(String(cString: strerror(rc)))")
-                : .internalError(reason: "cannot open a terminal: \(String(cString: strerror(rc)))")
-        }
+        guard rc == 0 else { throw RPCError(errno: rc, action: "open a terminal") }
         let writer = dup(master)
         guard writer >= 0 else {
+            let error = sr_errno()
             closeDescriptor(master); closeDescriptor(slave)
-            throw .limitExceeded(reason: "out of file descriptors")
+            throw RPCError(errno: error, action: "dup")
         }
         _ = sr_set_cloexec(writer)
         _ = sr_set_nonblocking(master)

@@ -220,13 +220,10 @@ actor Supervisor: ReactorDelegate {
         guard let pending = state.pendingSpawns.removeValue(forKey: token) else { return }
         [pending.stdoutFD, pending.stderrFD].forEach(closeDescriptor)
         if let fd = pending.stdinFD { closeDescriptor(fd) }
-        let reason = String(cString: strerror(error))
         pending.continuation.resume(
             throwing: error == ESRCH
                 ? RPCError.sandboxKilled(sandboxId: state.id)
-                : error == EAGAIN || error == ENOMEM
-                    ? RPCError.limitExceeded(reason: "cannot start a process: \(reason)")
-                    : RPCError.internalError(reason: "cannot start a process: \(reason)"))
+                : RPCError(errno: error, action: "start a process"))
     }
 
     // MARK: Waiting

@@ -53,9 +53,7 @@ final class LocalSandbox: Sandbox {
         } catch {
             resources.release()
             workspace.remove()
-            throw error.errno == EMFILE || error.errno == EAGAIN
-                ? .limitExceeded(reason: "cannot start the sandbox supervisor: \(error)")
-                : .internalError(reason: "cannot start the sandbox supervisor: \(error)")
+            throw RPCError(errno: error.errno, action: "start the sandbox supervisor")
         }
         do {
             try await supervisor.adopt(sandboxId: id, keeper: keeper)
