@@ -8,10 +8,12 @@ import shutil
 import tempfile
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 import reliability_harness as rh
 
 harness = rh.harness
+set_hypothesis_home_dir(rh.REPO / ".build" / "hypothesis")  # its caches, out of the work tree
 
 # The conformance fixtures and its stdout-violation hook, as they are. Every public name of that
 # conftest is re-exported too, so that its test modules (`from conftest import ...`) still work when

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from typing import Any
 
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 import fuzz_strategies as fs
 import reliability_harness as rh
-from test_findings import known_finding
+from test_findings import known_crash, known_finding
 
 PER_METHOD = rh.size("RELIABILITY_FUZZ_PER_METHOD", 60, 2_500)  # x 28 methods
 MIXED = rh.size("RELIABILITY_FUZZ_MIXED", 600, 20_000)
@@ -150,12 +151,28 @@ class FuzzSession:
         try:
             b.wait_response(ping, PING_TIMEOUT)
         except AssertionError as exc:
+            crash = None if STRICT else known_crash(payload)
+            if crash and self._died(b):  # an open finding (test_findings.py): go on afresh
+                rh.figures.known_finding(crash)
+                b.join_reader()
+                with b.cond:
+                    del b.violations[v0:]
+                self._new_bridge()
+                return []
             raise AssertionError(f"the bridge stopped answering ping after the case:\n{describe}\n{exc}") from None
         answers = []
         for ident in expect:
             try:
                 answers.append(b.wait_response(ident, 2.0 if may_block else CASE_TIMEOUT))
             except AssertionError:
+                crash = None if STRICT else known_crash(payload)
+                if crash and self._died(b):  # died after answering the ping
+                    rh.figures.known_finding(crash)
+                    b.join_reader()
+                    with b.cond:
+                        del b.violations[v0:]
+                    self._new_bridge()
+                    return []
                 if not may_block:
                     raise AssertionError(f"no answer to id {ident!r} within {CASE_TIMEOUT}s for the case:\n"
                                          f"{describe}") from None
@@ -167,6 +184,18 @@ class FuzzSession:
         self.cases_on_bridge += 1
         rh.figures.fuzzed(self.kind)
         return answers
+
+    @staticmethod
+    def _died(b) -> bool:
+        """Whether the bridge has ended (stdout closed and the process gone, or going: a Swift crash
+        prints its backtrace first)."""
+        if not b.eof and b.proc.poll() is None:
+            return False
+        try:
+            b.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def _check_violations(self, b, v0: int, describe: str, payload: bytes) -> None:
         """Fail on new violations, except instances of an open finding (test_findings.py), which are
