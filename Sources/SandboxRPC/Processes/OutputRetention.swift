@@ -11,7 +11,7 @@ struct OutputRetention {
 
     init(limit: Int) { self.limit = max(0, limit) }
 
-    private var headLimit: Int { (limit + 1) / 2 }
+    private var headLimit: Int { limit / 2 + limit % 2 }  // ceil(limit/2), also for Int.max
     private var tailLimit: Int { limit / 2 }
 
     mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {

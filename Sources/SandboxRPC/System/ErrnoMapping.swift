@@ -20,7 +20,8 @@ extension RPCError {
             self = .invalidParams(field: "path", reason: "\(subject.utf8.count > 4096 ? "the path" : "a name in the path") is too long")
         case EINVAL where path != nil: self = .invalidParams(field: "path", reason: "\(subject): \(text)")
         case ELOOP: self = .invalidParams(field: "path", reason: "\(subject): too many levels of symbolic links")
-        case ENOSPC, EDQUOT, EMFILE, ENFILE, EAGAIN, ENOMEM, EMSGSIZE:
+        case EMFILE, ENFILE: self = .limitExceeded(reason: "out of file descriptors (\(subject): \(text))")
+        case ENOSPC, EDQUOT, EAGAIN, ENOMEM, EMSGSIZE:
             self = .limitExceeded(reason: "\(subject): \(text)")
         default: self = .internalError(reason: "\(subject): \(text)")
         }

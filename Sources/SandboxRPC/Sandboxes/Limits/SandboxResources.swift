@@ -45,7 +45,7 @@ struct SandboxResources: Sendable {
             }
         }
         if let cpu = limits?.cpuSeconds, cpu > 0 {
-            rlimits.cpu_seconds = UInt64(max(1, cpu.rounded(.up)))
+            rlimits.cpu_seconds = UInt64(min(max(1, cpu.rounded(.up)), 1e12))  // past that: no limit in practice
             enforcement["cpuSeconds"] = "rlimit"
         }
         if limits?.maxOutputBytes != nil { enforcement["maxOutputBytes"] = "retention" }
