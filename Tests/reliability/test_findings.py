@@ -32,14 +32,6 @@ def assert_not_internal(resp: dict, what: str) -> None:
 KNOWN_FINDINGS: dict = {}  # F1-F17 are fixed; their tests below are plain regression tests
 
 
-def _huge_cpu_seconds(payload: bytes) -> bool:
-    m = re.search(rb'"cpuSeconds":(-?[0-9][0-9.eE+-]*)', payload)
-    try:
-        return m is not None and float(m.group(1)) >= 2.0**64
-    except ValueError:
-        return False
-
-
 # Open findings that kill the bridge, by the case that does it: the fuzzers count them and go on with a
 # fresh bridge.
 KNOWN_CRASHES: dict = {}  # F16 and F17 are fixed
