@@ -7,7 +7,6 @@ finding's entry in KNOWN_FINDINGS, if it has one, goes too.
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
@@ -285,6 +284,8 @@ def test_invalid_params_message_with_a_colon_in_the_field_fits_the_schema(bridge
 # --------------------------------------------------------------------------- F14: bwrap agent
 @pytest.mark.parametrize("limits", [{"memoryBytes": 1048576}, {"pids": 1}], ids=["memory 1 MiB", "pids 1"])
 def test_bwrap_sandbox_with_a_limit_too_small_to_start_is_refused_cleanly(bridge, limits):
+    """F14 (fixed in 3d63eb7): a bwrap sandbox with a limit too small to start (memoryBytes 1 MiB,
+    pids 1) was -32603 'the sandbox's agent did not start'."""
     caps = bridge.ok("initialize")["capabilities"]["isolation"]
     if "bwrap" not in caps:
         pytest.skip("no bwrap here")
@@ -298,6 +299,8 @@ def test_bwrap_sandbox_with_a_limit_too_small_to_start_is_refused_cleanly(bridge
 # --------------------------------------------------------------------------- F15: pattern and newlines
 @pytest.mark.parametrize("name", ["A\nB", "\n"], ids=["LF", "LF alone"])
 def test_invalid_params_message_with_a_line_break_in_the_field_fits_the_schema(bridge, name):
+    """F15 (fixed in 7d71c57): a line break in an InvalidParams field gave a message that the
+    pattern '^invalid params: .+: .+' rejected ('.' does not match a newline)."""
     e = bridge.err("commands.run", {"cmd": "true", "envs": {name: 1}})
     assert e["data"]["field"] == f"envs.{name}"
 
@@ -306,6 +309,8 @@ def test_invalid_params_message_with_a_line_break_in_the_field_fits_the_schema(b
 @pytest.mark.parametrize("isolation", ["none", "bwrap"])
 @pytest.mark.parametrize("seconds", [1e20, 18446744073709551616, 1e300])
 def test_a_huge_cpu_limit_does_not_crash_the_bridge(bridge, isolation, seconds):
+    """F16 (fixed in 7d71c57): limits.cpuSeconds past UInt64.max crashed the bridge ('Double value
+    cannot be converted to UInt64')."""
     if isolation not in bridge.ok("initialize")["capabilities"]["isolation"]:
         pytest.skip(f"no {isolation} here")
     resp = bridge.call("sandbox.create", {"isolation": isolation, "limits": {"cpuSeconds": seconds}}, timeout=30)
@@ -317,6 +322,8 @@ def test_a_huge_cpu_limit_does_not_crash_the_bridge(bridge, isolation, seconds):
 # --------------------------------------------------------------------------- F17: crash on Int.max
 @pytest.mark.parametrize("where", ["run", "sandbox"])
 def test_max_output_bytes_of_int_max_does_not_crash_the_bridge(bridge, where):
+    """F17 (fixed in 7d71c57): maxOutputBytes Int.max crashed the bridge at the first output byte
+    (arithmetic overflow in OutputRetention.headLimit)."""
     params = {"cmd": "echo x"}
     if where == "run":
         params["maxOutputBytes"] = 2**63 - 1
