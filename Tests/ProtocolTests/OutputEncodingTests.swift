@@ -85,7 +85,7 @@ import Testing
             }
             let expected = String(JSONWriter.string(.string(String(decoding: bytes, as: UTF8.self))).dropFirst().dropLast())
             var whole: [UInt8] = []
-            bytes.withUnsafeBufferPointer { UTF8Sanitizer.appendEscaped($0, final: true, into: &whole) }
+            _ = bytes.withUnsafeBufferPointer { UTF8Sanitizer.appendEscaped($0, final: true, into: &whole) }
             #expect(String(decoding: whole, as: UTF8.self) == expected, "\(bytes)")
 
             // Split anywhere: the carry makes the result identical when no character is invalid.

@@ -29,7 +29,7 @@ public struct CommandResult: Codable, Sendable, Equatable {
 public enum CommandsRun: RPCMethod {
     public static let name = "commands.run"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var cmd: String
         public var background: Bool?
@@ -74,7 +74,7 @@ public enum CommandsRun: RPCMethod {
 }
 
 /// Params of the methods that act on one process.
-public struct ProcessTarget: Codable, Sendable {
+public struct ProcessTarget: Codable, Sendable, SandboxScoped {
     public var sandboxId: String?
     public var pid: Int
 
@@ -117,7 +117,7 @@ public enum CommandsList: RPCMethod {
 public enum CommandsKill: RPCMethod {
     public static let name = "commands.kill"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var pid: Int
         public var signal: SignalName?
@@ -135,7 +135,7 @@ public enum CommandsKill: RPCMethod {
 public enum CommandsSendStdin: RPCMethod {
     public static let name = "commands.sendStdin"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var pid: Int
         public var data: String
@@ -183,7 +183,7 @@ public enum CommandsDisconnect: RPCMethod {
 public enum CommandsWait: RPCMethod {
     public static let name = "commands.wait"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var pid: Int
         public var timeout: Double?

@@ -32,7 +32,7 @@ public struct EntryInfo: Codable, Sendable, Equatable {
 }
 
 /// Params of the file methods that act on one path.
-public struct PathTarget: Codable, Sendable {
+public struct PathTarget: Codable, Sendable, SandboxScoped {
     public var sandboxId: String?
     public var path: String
 
@@ -45,7 +45,7 @@ public struct PathTarget: Codable, Sendable {
 public enum FilesRead: RPCMethod {
     public static let name = "files.read"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var path: String
         public var encoding: OutputEncoding?
@@ -76,7 +76,7 @@ public enum FilesRead: RPCMethod {
 public enum FilesWrite: RPCMethod {
     public static let name = "files.write"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var path: String
         public var content: String
@@ -106,7 +106,7 @@ public enum FilesWrite: RPCMethod {
 public enum FilesList: RPCMethod {
     public static let name = "files.list"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var path: String
         public var depth: Int?
@@ -143,7 +143,7 @@ public enum FilesRemove: RPCMethod {
 public enum FilesRename: RPCMethod {
     public static let name = "files.rename"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var from: String
         public var to: String

@@ -1,7 +1,7 @@
 public enum PtyCreate: RPCMethod {
     public static let name = "pty.create"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         /// The command; an interactive login shell when absent.
         public var cmd: String?
@@ -23,7 +23,7 @@ public enum PtyCreate: RPCMethod {
 public enum PtySendInput: RPCMethod {
     public static let name = "pty.sendInput"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var pid: Int
         /// Base64.
@@ -42,7 +42,7 @@ public enum PtySendInput: RPCMethod {
 public enum PtyResize: RPCMethod {
     public static let name = "pty.resize"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var pid: Int
         public var cols: Int

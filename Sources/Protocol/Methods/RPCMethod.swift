@@ -83,3 +83,8 @@ public struct SignalName: Codable, Sendable, Hashable, CustomStringConvertible {
         try container.encode(description)
     }
 }
+
+/// Params of a method that acts on one sandbox (`sandboxId`, absent for "default").
+public protocol SandboxScoped {
+    var sandboxId: String? { get }
+}

@@ -47,7 +47,7 @@ public enum SandboxCreate: RPCMethod {
 }
 
 /// Params of the methods that act on one sandbox and nothing else.
-public struct SandboxTarget: Codable, Sendable {
+public struct SandboxTarget: Codable, Sendable, SandboxScoped {
     public var sandboxId: String?
 
     public init(sandboxId: String? = nil) { self.sandboxId = sandboxId }
@@ -93,7 +93,7 @@ public enum SandboxList: RPCMethod {
 public enum SandboxSetTimeout: RPCMethod {
     public static let name = "sandbox.setTimeout"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var timeout: Double
     }
@@ -104,7 +104,7 @@ public enum SandboxSetTimeout: RPCMethod {
 public enum SandboxGetHost: RPCMethod {
     public static let name = "sandbox.getHost"
 
-    public struct Params: Codable, Sendable {
+    public struct Params: Codable, Sendable, SandboxScoped {
         public var sandboxId: String?
         public var port: Int
     }

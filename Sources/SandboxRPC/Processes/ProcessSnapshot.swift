@@ -62,7 +62,7 @@ extension OutputWindow {
 enum CommandsSnapshot: RPCMethod {
     static let name = "commands.snapshot"
 
-    struct Params: Codable, Sendable {
+    struct Params: Codable, Sendable, SandboxScoped {
         var sandboxId: String?
         var pid: Int
         var since: OutputOffsets?

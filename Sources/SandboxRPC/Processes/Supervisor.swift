@@ -179,6 +179,7 @@ actor Supervisor: ReactorDelegate {
             throw RPCError.internalError(reason: "cannot reach the sandbox supervisor: \(error)")
         }
         stdio.closeChildEnds()
+        ArrivalOrder.hasTakenEffect()  // the keeper has the request; the pid comes back in order
         return try await withCheckedThrowingContinuation { continuation in
             state.pendingSpawns[token] = PendingSpawn(
                 options: options, stdoutFD: stdio.stdout, stderrFD: stdio.stderr, stdinFD: stdio.stdin, arm: arm,
@@ -263,6 +264,7 @@ actor Supervisor: ReactorDelegate {
     }
 
     private func registerWaiter(sandboxId: String, pid: Int, waiter: Int, timeout: Double?, killOnCancel: Bool) async throws -> CommandResult {
+        ArrivalOrder.hasTakenEffect()
         let process = try process(sandboxId, pid)
         if process.isFinished { return try process.outcome() }
         if Task.isCancelled {
@@ -302,6 +304,7 @@ actor Supervisor: ReactorDelegate {
         let process = try process(sandboxId, pid)
         guard process.isRunning else { return false }
         signalGroup(process, signal.number)
+        ArrivalOrder.hasTakenEffect()
         if signal == .kill {
             await withCheckedContinuation { process.reapWaiters.append($0) }
         }
@@ -367,6 +370,7 @@ actor Supervisor: ReactorDelegate {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             process.stdin!.pending.append(.init(bytes: bytes, done: continuation))
             flushStdin(process)
+            ArrivalOrder.hasTakenEffect()  // queued behind earlier chunks; a full pipe waits here
         }
     }
 

@@ -74,15 +74,19 @@ actor SandboxRegistry {
         guard !closed else { throw RPCError.unsupported(reason: "the bridge is shutting down") }
         let isolation = try resolve(params.isolation ?? defaultIsolation)
         let task = Task { [supervisor, settings, outbox, logger] () async throws -> any Sandbox in
-            switch isolation {
-            case .bwrap:
-                try await BubblewrapSandbox.make(
-                    id: id, params: params, settings: settings, supervisor: supervisor, outbox: outbox, logger: logger
-                ) {
-                    [weak self] in Task { await self?.sandboxLost(id) }
+            // A sandbox takes effect when it exists, not when its agent has had its first
+            // request: requests queued behind this one on its lane wait for it.
+            try await ArrivalOrder.$current.withValue(nil) {
+                switch isolation {
+                case .bwrap:
+                    try await BubblewrapSandbox.make(
+                        id: id, params: params, settings: settings, supervisor: supervisor, outbox: outbox, logger: logger
+                    ) {
+                        [weak self] in Task { await self?.sandboxLost(id) }
+                    }
+                default:
+                    try await LocalSandbox(id: id, params: params, supervisor: supervisor, settings: settings)
                 }
-            default:
-                try await LocalSandbox(id: id, params: params, supervisor: supervisor, settings: settings)
             }
         }
         creating[id] = task

@@ -18,6 +18,7 @@ final class Dispatcher: Sendable {
     private let outbox: Outbox
     private let logger: Logger
     private let inFlight = Mutex(InFlight())
+    private let arrivalOrder = ArrivalOrder()
     private let maxLineBytes: Int
     private let answersCancelledRequests: Bool
 
@@ -103,9 +104,10 @@ final class Dispatcher: Sendable {
                 logger.debug("ignoring unknown notification \(method)")
                 return
             }
+            let ticket = ticket(method: method, params: params)
             Task {
                 let context = RequestContext()
-                do { _ = try await handler(params, context) } catch {
+                do { _ = try await perform(handler, params, context, ticket) } catch {
                     self.logger.debug("notification \(method) failed: \(error)")
                 }
                 for action in context.takeAfterResponseActions() { await action() }
@@ -125,12 +127,13 @@ final class Dispatcher: Sendable {
             state.entries[serial] = .init(id: id)
             return serial
         }
+        let ticket = ticket(method: method, params: params)
         let task = Task {
             let context = RequestContext()
             let response: [UInt8]?
             do {
                 guard let handler = methods.handler(for: method) else { throw RPCError.methodNotFound(method: method) }
-                let result = try await handler(params, context)
+                let result = try await perform(handler, params, context, ticket)
                 response = OutgoingMessage.result(id: id, result)
             } catch {
                 let error = Self.rpcError(error, method: method, logger: logger)
@@ -146,6 +149,22 @@ final class Dispatcher: Sendable {
             return state.entries[serial]!.cancelRequested
         }
         if cancelNow { task.cancel() }
+    }
+
+    /// A place in the arrival order of the request's sandbox, taken on the reader thread.
+    private func ticket(method: String, params: JSONValue?) -> ArrivalOrder.Ticket? {
+        methods.lane(for: method, params: params).map { arrivalOrder.enter(lane: $0) }
+    }
+
+    /// Runs the handler once the request's turn has come; its ticket is released at the latest
+    /// when the handler returns.
+    private func perform(
+        _ handler: MethodTable.Handler, _ params: JSONValue?, _ context: RequestContext, _ ticket: ArrivalOrder.Ticket?
+    ) async throws -> JSONValue {
+        guard let ticket else { return try await handler(params, context) }
+        defer { ticket.release() }
+        try await ticket.turn()
+        return try await ArrivalOrder.$current.withValue(ticket) { try await handler(params, context) }
     }
 
     private func finish(_ serial: Int) {

@@ -25,10 +25,13 @@ struct MethodTable: Sendable {
     typealias Handler = @Sendable (JSONValue?, RequestContext) async throws -> JSONValue
 
     private var handlers: [String: Handler] = [:]
+    /// Methods whose params are `SandboxScoped`: they take effect in arrival order per sandbox.
+    private var sandboxScoped: Set<String> = []
 
     mutating func register<M: RPCMethod>(
         _ method: M.Type, _ body: @escaping @Sendable (M.Params, RequestContext) async throws -> M.Result
     ) {
+        if M.Params.self is any SandboxScoped.Type { sandboxScoped.insert(M.name) }
         handlers[M.name] = { raw, context in
             let params = try Self.decode(M.Params.self, from: raw)
             let result = try await body(params, context)
@@ -37,6 +40,14 @@ struct MethodTable: Sendable {
     }
 
     func handler(for method: String) -> Handler? { handlers[method] }
+
+    /// The lane of `ArrivalOrder` a request belongs to: its sandbox, read from the raw params
+    /// without decoding them (a malformed `sandboxId` fails later, when they are decoded).
+    func lane(for method: String, params: JSONValue?) -> String? {
+        guard sandboxScoped.contains(method) else { return nil }
+        if case .object(let object)? = params, case .string(let id)? = object["sandboxId"] { return id }
+        return SandboxRegistry.defaultID
+    }
 
     var methodNames: [String] { handlers.keys.sorted() }
 

@@ -74,6 +74,7 @@ final class AgentConnection: Sendable {
                 requests.send(line: JSONWriter.bytes(.object([
                     "jsonrpc": "2.0", "id": .number(id), "method": .string(method), "params": params,
                 ])))
+                ArrivalOrder.hasTakenEffect()  // the agent takes its requests in the order sent
                 // Cancelled before the request went out: the handler below already ran, and
                 // its cancel reached the agent first; say it again, after the request.
                 if Task.isCancelled { cancelInAgent(id) }
