@@ -81,6 +81,8 @@ int sr_set_blocking(int fd);
 int sr_set_cloexec(int fd);
 int sr_set_pipe_size(int fd, int size);
 int sr_socketpair_seqpacket(int fds[2]);
+/// A blocking, close-on-exec stream socket connected to the unix socket at `path`; -1 with errno.
+int sr_connect_unix(const char *path);
 /// pipe2(O_CLOEXEC); the caller sets O_NONBLOCK on its own end only.
 int sr_pipe_cloexec(int fds[2]);
 /// Decodes a wait status: returns the exit code, or -signal when killed by a signal.

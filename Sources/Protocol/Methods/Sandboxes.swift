@@ -25,6 +25,8 @@ public enum SandboxCreate: RPCMethod {
         public var metadata: [String: String]?
         public var network: Bool?
         public var limits: SandboxLimits?
+        /// The container image of a docker sandbox (default: the bridge's `--docker-image`).
+        public var image: String?
 
         public init() {}
     }

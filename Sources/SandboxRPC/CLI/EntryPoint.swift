@@ -7,6 +7,7 @@ enum EntryPoint {
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "__keeper" { sr_keeper_main(3) }
+        if arguments.first == "__idle" { while true { pause() } }  // a docker sandbox's main process
         let server: Server
         if arguments.first == "mcp" {
             switch MCPOptions.parse(Array(arguments.dropFirst())) {

@@ -16,6 +16,10 @@ struct Options: Sendable {
     var defaultCPUSeconds: Double?
     var defaultMemoryBytes: Int?
     var logLevel: Logger.Level = .warn
+    var dockerImage = DockerBackend.imageEnvironmentDefault
+    /// The static binary bind-mounted into containers; nil: this executable.
+    var dockerAgent: String?
+    var dockerSwarm = false
 
     /// The options of the implicit "default" sandbox.
     var defaultSandbox: SandboxCreate.Params {
@@ -49,7 +53,10 @@ struct Options: Sendable {
           --max-output-bytes N    output kept per stream of the "default" sandbox's commands
           --cpu-seconds N         CPU time per command of the "default" sandbox
           --memory-bytes N        memory of the "default" sandbox (its commands)
-          --isolation KIND        default isolation: auto, none, bwrap (default auto: bwrap where it works)
+          --isolation KIND        default isolation: auto, none, bwrap, docker (default auto: bwrap where it works)
+          --docker-image IMAGE    image of docker sandboxes that name none (default sandbox-rpc-base:latest)
+          --docker-agent PATH     statically linked sandbox-rpc to run inside containers (default: this one)
+          --docker-swarm          make docker sandboxes as one-replica Swarm services
           --log-level LEVEL       error, warn, info, debug (default warn)
           --version               print the version and exit
           --help                  print this help and exit
@@ -108,9 +115,16 @@ struct Options: Sendable {
                 options.root = text
             case "--isolation":
                 guard let text = next(), let isolation = Isolation(rawValue: text) else {
-                    return bad("--isolation needs one of: auto, none, bwrap")
+                    return bad("--isolation needs one of: auto, none, bwrap, docker")
                 }
                 options.isolation = isolation
+            case "--docker-image":
+                guard let text = next(), !text.isEmpty else { return bad("--docker-image needs an image name") }
+                options.dockerImage = text
+            case "--docker-agent":
+                guard let text = next(), !text.isEmpty else { return bad("--docker-agent needs the path of a static sandbox-rpc") }
+                options.dockerAgent = text
+            case "--docker-swarm": options.dockerSwarm = true
             case "--log-level":
                 guard let text = next(), let level = Logger.Level(name: text) else {
                     return bad("--log-level needs one of: error, warn, info, debug")

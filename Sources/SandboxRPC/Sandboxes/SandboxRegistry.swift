@@ -14,6 +14,8 @@ actor SandboxRegistry {
     private let agentHome: String?
     /// Options of the implicit "default" sandbox.
     private let defaultSandbox: SandboxCreate.Params
+    /// Docker sandboxes, when the bridge may make them (not in agent mode).
+    private let docker: DockerBackend?
     private var sandboxes: [String: any Sandbox] = [:]
     private var creating: [String: Task<any Sandbox, any Error>] = [:]
     private var lifetimes: [String: Task<Void, Never>] = [:]
@@ -24,8 +26,9 @@ actor SandboxRegistry {
 
     init(
         supervisor: Supervisor, settings: LocalSandboxSettings, defaultIsolation: Isolation, outbox: Outbox,
-        logger: Logger, agentHome: String? = nil, defaultSandbox: SandboxCreate.Params = .init()
+        logger: Logger, agentHome: String? = nil, defaultSandbox: SandboxCreate.Params = .init(), docker: DockerBackend? = nil
     ) {
+        self.docker = docker
         var defaultSandbox = defaultSandbox
         defaultSandbox.cwd = agentHome
         self.defaultSandbox = defaultSandbox
@@ -37,9 +40,13 @@ actor SandboxRegistry {
         self.agentHome = agentHome
     }
 
-    /// The isolations this bridge can provide here (bwrap is tried once, the first time).
+    /// The isolations this bridge can provide here (bwrap and docker are tried once, the first time).
     nonisolated var availableIsolations: [Isolation] {
-        agentHome == nil && Bubblewrap.works(scratch: settings.root) ? [.none, .bwrap] : [.none]
+        guard agentHome == nil else { return [.none] }
+        var isolations: [Isolation] = [.none]
+        if Bubblewrap.works(scratch: settings.root) { isolations.append(.bwrap) }
+        if docker?.isAvailable() == true { isolations.append(.docker) }
+        return isolations
     }
 
     /// The sandbox with this id; without one, the default sandbox, created on first use.
@@ -73,7 +80,7 @@ actor SandboxRegistry {
     private func create(id: String, params: SandboxCreate.Params) async throws -> any Sandbox {
         guard !closed else { throw RPCError.unsupported(reason: "the bridge is shutting down") }
         let isolation = try resolve(params.isolation ?? defaultIsolation)
-        let task = Task { [supervisor, settings, outbox, logger] () async throws -> any Sandbox in
+        let task = Task { [supervisor, settings, outbox, logger, docker] () async throws -> any Sandbox in
             // A sandbox takes effect when it exists, not when its agent has had its first
             // request: requests queued behind this one on its lane wait for it.
             try await ArrivalOrder.$current.withValue(nil) {
@@ -82,6 +89,10 @@ actor SandboxRegistry {
                     try await BubblewrapSandbox.make(
                         id: id, params: params, settings: settings, supervisor: supervisor, outbox: outbox, logger: logger
                     ) {
+                        [weak self] in Task { await self?.sandboxLost(id) }
+                    }
+                case .docker:
+                    try await DockerSandbox.make(id: id, params: params, backend: docker!, outbox: outbox, logger: logger) {
                         [weak self] in Task { await self?.sandboxLost(id) }
                     }
                 default:

@@ -10,10 +10,18 @@ struct Server {
     func run() throws {
         let logger = Logger(level: options.logLevel)
         let root = try Self.makeRoot(options.root)
+        var docker: DockerBackend?
         if options.agentHome == nil {
-            // Whether bwrap works here is tried once, now, off the request path.
+            // Whether bwrap and docker work here is tried once, now, off the request path.
             let scratch = root.path
             startThread(name: "bwrap-probe") { _ = Bubblewrap.works(scratch: scratch) }
+            if let engine = DockerEngine.fromEnvironment() {
+                let backend = DockerBackend(
+                    engine: engine, defaultImage: options.dockerImage,
+                    agentBinary: options.dockerAgent ?? Bubblewrap.selfExecutable(), swarm: options.dockerSwarm, logger: logger)
+                startThread(name: "docker-probe") { _ = backend.isAvailable() }
+                docker = backend
+            }
         }
         let outbox = Outbox()
         let reactor = try Reactor()
@@ -26,7 +34,7 @@ struct Server {
             shell: access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh")
         let registry = SandboxRegistry(
             supervisor: supervisor, settings: settings, defaultIsolation: options.isolation, outbox: outbox,
-            logger: logger, agentHome: options.agentHome, defaultSandbox: options.defaultSandbox)
+            logger: logger, agentHome: options.agentHome, defaultSandbox: options.defaultSandbox, docker: docker)
         Task { await supervisor.setKeeperLostHandler { id in Task { await registry.sandboxLost(id) } } }
         let lifecycle = Lifecycle(outbox: outbox, logger: logger) {
             await registry.killAll()

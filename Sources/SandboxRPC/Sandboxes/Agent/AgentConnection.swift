@@ -27,8 +27,22 @@ final class AgentConnection: Sendable {
     private let logger: Logger
     private let onClosed: @Sendable () -> Void
 
+    /// How the agent's output reaches us.
+    enum OutputFraming: Sendable {
+        /// Its stdout as is (a pipe); its stderr goes straight to ours.
+        case plain
+        /// Its stdout and stderr multiplexed in the frames of a Docker exec stream.
+        case dockerMultiplexed
+    }
+
+    private let framing: OutputFraming
+
     /// `input` and `output` are the agent's stdin and stdout (our ends); both are taken over.
-    init(input: Int32, output: Int32, sandboxId: String, outbox: Outbox, logger: Logger, onClosed: @escaping @Sendable () -> Void) {
+    init(
+        input: Int32, output: Int32, framing: OutputFraming = .plain, sandboxId: String, outbox: Outbox, logger: Logger,
+        onClosed: @escaping @Sendable () -> Void
+    ) {
+        self.framing = framing
         self.sandboxId = sandboxId
         self.outbox = outbox
         self.logger = logger
@@ -116,6 +130,7 @@ final class AgentConnection: Sendable {
 
     private func readLoop(_ fd: Int32) {
         var framer = LineFramer(maxLineBytes: 1 << 30)
+        var demuxer = framing == .dockerMultiplexed ? DockerStreamDemuxer() : nil
         let capacity = 256 * 1024
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
         defer { buffer.deallocate() }
@@ -125,11 +140,21 @@ final class AgentConnection: Sendable {
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             var broken = false
-            framer.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { frame in
-                switch frame {
-                case .line(let line): received(line)
-                case .tooLong: broken = true  // a message we cannot take: the calls waiting on it would hang
+            func frame(_ bytes: UnsafeRawBufferPointer) {
+                framer.append(bytes) { frame in
+                    switch frame {
+                    case .line(let line): received(line)
+                    case .tooLong: broken = true  // a message we cannot take: the calls waiting on it would hang
+                    }
                 }
+            }
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            if demuxer != nil {
+                demuxer!.feed(bytes) { stream, payload in
+                    if stream == .stdout { frame(payload) } else { _ = write(2, payload.baseAddress, payload.count) }
+                }
+            } else {
+                frame(bytes)
             }
             if broken {
                 logger.error("agent of \(sandboxId) wrote a line over 1 GiB; closing it")

@@ -1,8 +1,8 @@
 import Glibc
 import Protocol
 
-/// A sandbox whose commands are run by a `sandbox-rpc agent` inside it (bwrap today; `docker
-/// exec -i` or `ssh` tomorrow): every operation is the same protocol call, forwarded.
+/// A sandbox whose commands are run by a `sandbox-rpc agent` inside it (bwrap, `docker exec`;
+/// `ssh` tomorrow): every operation is the same protocol call, forwarded.
 final class AgentSandbox: Sandbox {
     let id: String
     let isolation: Isolation
@@ -10,13 +10,13 @@ final class AgentSandbox: Sandbox {
     let metadata: [String: String]
     let startedAt: Double
     private let connection: AgentConnection
-    private let agent: LaunchedAgent
+    private let agent: any AgentHost
     /// Releases what the sandbox holds on the host (its workspace), once the agent is gone.
     private let cleanup: @Sendable () -> Void
     let limitEnforcement: [String: String]
 
     init(
-        id: String, isolation: Isolation, home: String, metadata: [String: String], agent: LaunchedAgent,
+        id: String, isolation: Isolation, home: String, metadata: [String: String], agent: any AgentHost,
         connection: AgentConnection, enforcement: [String: String], cleanup: @escaping @Sendable () -> Void
     ) {
         self.limitEnforcement = enforcement
@@ -102,7 +102,7 @@ final class AgentSandbox: Sandbox {
             try? await Task.sleep(for: .milliseconds(2))
         }
         shutdown.cancel()
-        agent.kill()
+        await agent.kill()
         connection.close()
         cleanup()
     }

@@ -156,15 +156,13 @@ enum Bubblewrap {
     }
 }
 
-/// An agent process on the host (bwrap, whose death ends the sandbox's PID namespace), and the
-/// loopback forwards into its network namespace.
-final class LaunchedAgent: Sendable {
+/// An agent process on the host (bwrap, whose death ends the sandbox's PID namespace).
+final class LaunchedAgent: AgentHost {
     let pid: pid_t
     let network: Bool
     /// A pidfd of bwrap (it is reaped automatically, so its pid may name another process later).
     private let pidfd: Int32
-    /// Sandbox port → (listening socket, host port).
-    private let forwards = Mutex<[Int: (fd: Int32, port: Int)]>([:])
+    private let forwards = LoopbackForwards()
 
     init(pid: pid_t, network: Bool) {
         self.pid = pid
@@ -178,29 +176,14 @@ final class LaunchedAgent: Sendable {
 
     func kill() {
         if pidfd >= 0 { _ = sr_pidfd_send_signal(pidfd, SIGKILL) }
-        forwards.withLock { forwards in
-            for forward in forwards.values { sr_forward_stop(forward.fd) }
-            forwards = [:]
-        }
+        forwards.stopAll()
     }
 
-    /// Where a client on this machine reaches `port` of the sandbox: the port itself when the
-    /// sandbox shares the host's network, else a loopback listener forwarding into the
-    /// sandbox's own network namespace (which still cannot reach out).
+    /// The port itself when the sandbox shares the host's network, else a loopback forward
+    /// into the sandbox's own network namespace (which still cannot reach out).
     func host(forPort port: Int) async throws -> String {
         if network { return "127.0.0.1:\(port)" }
-        return try forwards.withLock { (forwards) throws(RPCError) -> String in
-            if let forward = forwards[port] { return "127.0.0.1:\(forward.port)" }
-            guard let inside = firstChild(of: pid) else { throw .sandboxKilled(sandboxId: "") }
-            let namespace = open("/proc/\(inside)/ns/net", O_RDONLY | O_CLOEXEC)
-            guard namespace >= 0 else { throw .internalError(reason: "cannot open the sandbox's network namespace") }
-            defer { closeDescriptor(namespace) }
-            var fd: Int32 = -1, hostPort: Int32 = 0
-            let rc = sr_forward_start(namespace, Int32(port), &fd, &hostPort)
-            guard rc == 0 else { throw .internalError(reason: "cannot forward port \(port): \(String(cString: strerror(rc)))") }
-            forwards[port] = (fd, Int(hostPort))
-            return "127.0.0.1:\(hostPort)"
-        }
+        return try forwards.host(forPort: port) { firstChild(of: pid) }
     }
 
     /// bwrap's child: the sandbox's first process, in its namespaces.

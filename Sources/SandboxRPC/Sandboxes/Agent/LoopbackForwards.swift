@@ -1,0 +1,34 @@
+import CSandboxShims
+import Glibc
+import Protocol
+import Synchronization
+
+/// Loopback listeners on the host, each forwarding to a port inside a sandbox's own network
+/// namespace: how a client reaches a server in a sandbox that has no network of its own.
+final class LoopbackForwards: Sendable {
+    /// Sandbox port → (listening socket, host port).
+    private let forwards = Mutex<[Int: (fd: Int32, port: Int)]>([:])
+
+    /// The host address forwarding to `port`; `insider` names a process in the namespace.
+    func host(forPort port: Int, insider: () -> pid_t?) throws(RPCError) -> String {
+        try forwards.withLock { (forwards) throws(RPCError) -> String in
+            if let forward = forwards[port] { return "127.0.0.1:\(forward.port)" }
+            guard let inside = insider() else { throw .sandboxKilled(sandboxId: "") }
+            let namespace = open("/proc/\(inside)/ns/net", O_RDONLY | O_CLOEXEC)
+            guard namespace >= 0 else { throw .internalError(reason: "cannot open the sandbox's network namespace") }
+            defer { closeDescriptor(namespace) }
+            var fd: Int32 = -1, hostPort: Int32 = 0
+            let rc = sr_forward_start(namespace, Int32(port), &fd, &hostPort)
+            guard rc == 0 else { throw .internalError(reason: "cannot forward port \(port): \(String(cString: strerror(rc)))") }
+            forwards[port] = (fd, Int(hostPort))
+            return "127.0.0.1:\(hostPort)"
+        }
+    }
+
+    func stopAll() {
+        forwards.withLock { forwards in
+            for forward in forwards.values { sr_forward_stop(forward.fd) }
+            forwards = [:]
+        }
+    }
+}

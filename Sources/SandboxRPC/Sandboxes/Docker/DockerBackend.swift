@@ -1,0 +1,149 @@
+import CSandboxShims
+import Glibc
+import Protocol
+import Synchronization
+
+/// What the bridge needs to make Docker sandboxes, and whether it can here.
+struct DockerBackend: Sendable {
+    let engine: DockerEngine
+    /// The image of sandboxes that do not name one.
+    let defaultImage: String
+    /// A statically linked `sandbox-rpc`, bind-mounted into every container as its agent.
+    let agentBinary: String
+    /// Sandboxes as one-replica Swarm services rather than plain containers.
+    let swarm: Bool
+    let logger: Logger
+
+    static let imageEnvironmentDefault = "sandbox-rpc-base:latest"
+    /// Containers and services carry this label; its value names the bridge that made them.
+    static let bridgeLabel = "sandbox-rpc.bridge"
+    static let sandboxLabel = "sandbox-rpc.sandbox"
+    static let networkName = "sandbox-rpc"
+
+    /// This bridge, as its containers' label names it: boot, pid and start time, so that a
+    /// later bridge can tell whether it still runs (pids are reused, across boots too).
+    static let instance: String = {
+        let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id")) ?? "unknown"
+        return "\(boot.filter { !$0.isWhitespace })/\(getpid())/\(processStartTime(getpid()) ?? 0)"
+    }()
+
+    /// Whether sandboxes can be made: an engine answers and the agent binary can run in any
+    /// image. Tried once, the first time (the server does that at start, off the request path).
+    func isAvailable() -> Bool {
+        Self.probe.withLock { cached in
+            if let cached { return cached }
+            let result = runProbe()
+            cached = result
+            return result
+        }
+    }
+
+    private static let probe = Mutex<Bool?>(nil)
+
+    private func runProbe() -> Bool {
+        guard engine.answersPing() else {
+            logger.info("docker: no engine answers on \(engine.socketPath)")
+            return false
+        }
+        guard ExecutableFile.isStaticallyLinked(agentBinary) else {
+            logger.warn("docker: \(agentBinary) is dynamically linked and cannot run in a container's image; "
+                + "build a static one with scripts/build-release and pass it with --docker-agent")
+            return false
+        }
+        removeLeftovers()
+        return true
+    }
+
+    /// Removes the containers and services of bridges that no longer run (killed with SIGKILL,
+    /// or the machine rebooted): nothing they started outlives them by more than one start.
+    func removeLeftovers() {
+        let filter = "{\"label\":[\"\(Self.bridgeLabel)\"]}"
+        let query = "filters=" + Self.percentEncoded(filter)
+        if case .array(let containers)? = try? engine.send("GET", "/containers/json?all=1&" + query) {
+            for container in containers {
+                guard let id = container["Id"]?.stringValue, let owner = container["Labels"]?[Self.bridgeLabel]?.stringValue,
+                      !Self.isRunning(instance: owner) else { continue }
+                logger.info("docker: removing container \(id.prefix(12)) of a bridge that is gone (\(owner))")
+                _ = try? engine.send("DELETE", "/containers/\(id)?force=1&v=1")
+            }
+        }
+        if swarm, case .array(let services)? = try? engine.send("GET", "/services?" + query) {
+            for service in services {
+                guard let id = service["ID"]?.stringValue,
+                      let owner = service["Spec"]?["Labels"]?[Self.bridgeLabel]?.stringValue,
+                      !Self.isRunning(instance: owner) else { continue }
+                _ = try? engine.send("DELETE", "/services/\(id)")
+            }
+        }
+    }
+
+    static func isRunning(instance: String) -> Bool {
+        let parts = instance.split(separator: "/")
+        guard parts.count == 3, let pid = pid_t(parts[1]), let start = UInt64(parts[2]) else { return false }
+        let boot = Self.instance.split(separator: "/").first
+        guard parts[0] == boot else { return false }
+        return processStartTime(pid) == start
+    }
+
+    static func percentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x2E {
+                out.unicodeScalars.append(UnicodeScalar(byte))
+            } else {
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return out
+    }
+}
+
+/// The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
+func processStartTime(_ pid: pid_t) -> UInt64? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    return fields.count > 19 ? UInt64(fields[19]) : nil
+}
+
+/// Facts about executable files.
+enum ExecutableFile {
+    /// No program interpreter (PT_INTERP): the file runs without the host's dynamic loader.
+    static func isStaticallyLinked(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { closeDescriptor(fd) }
+        var header = [UInt8](repeating: 0, count: 64)
+        guard pread(fd, &header, 64, 0) == 64, header[0..<4].elementsEqual([0x7F, 0x45, 0x4C, 0x46]), header[4] == 2 else {
+            return false  // not a 64-bit ELF file
+        }
+        func little(_ bytes: ArraySlice<UInt8>) -> Int { bytes.reversed().reduce(0) { $0 << 8 | Int($1) } }
+        let programHeaders = little(header[32..<40]), entrySize = little(header[54..<56]), count = little(header[56..<58])
+        var entry = [UInt8](repeating: 0, count: max(entrySize, 4))
+        for index in 0..<count {
+            guard pread(fd, &entry, entrySize, off_t(programHeaders + index * entrySize)) == entrySize else { return false }
+            if little(entry[0..<4]) == 3 { return false }  // PT_INTERP
+        }
+        return true
+    }
+}
+
+extension String {
+    fileprivate init(contentsOfFile path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(call: "open(\(path))", errno: errno) }
+        defer { closeDescriptor(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        self = String(decoding: bytes, as: UTF8.self)
+    }
+
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
+    }
+}

@@ -1,0 +1,223 @@
+import Glibc
+import Protocol
+import Synchronization
+
+/// Makes Docker sandboxes: a container per sandbox (or the one task of a Swarm service), this
+/// bridge's static binary bind-mounted into it, and one long-lived `exec` of
+/// `sandbox-rpc agent` whose stdin/stdout carry this same protocol. No exec per command.
+enum DockerSandbox {
+    static let agentPath = "/run/sandbox-rpc/sandbox-rpc"
+    static let home = "/home/user"
+    static let user = "1000:1000"
+
+    static func make(
+        id: String, params: SandboxCreate.Params, backend: DockerBackend, outbox: Outbox, logger: Logger,
+        onAgentExit: @escaping @Sendable () -> Void
+    ) async throws -> any Sandbox {
+        if params.cwd != nil {
+            throw RPCError.unsupported(reason: "cwd cannot be given for a docker sandbox: its home is /home/user in the container")
+        }
+        try CommandEnvironment.validate(params.envs, field: "envs")
+        let image = params.image ?? backend.defaultImage
+        do {
+            let network = params.network ?? false
+            if network { try await ensureNetwork(backend.engine) }
+            let placed = try await place(id: id, image: image, params: params, network: network, backend: backend)
+            return try await connect(
+                id: id, params: params, container: DockerContainer(engine: backend.engine, placement: placed, network: network),
+                backend: backend, outbox: outbox, logger: logger, onAgentExit: onAgentExit)
+        } catch {
+            throw map(error, image: image, imageGiven: params.image != nil)
+        }
+    }
+
+    /// Starts the agent in the container and returns the sandbox it serves; removes the
+    /// container when that fails.
+    private static func connect(
+        id: String, params: SandboxCreate.Params, container: DockerContainer, backend: DockerBackend, outbox: Outbox,
+        logger: Logger, onAgentExit: @escaping @Sendable () -> Void
+    ) async throws -> any Sandbox {
+        do {
+            let exec = try await backend.engine.call("POST", "/containers/\(container.placement.containerID)/exec", body: [
+                "AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Tty": false,
+                "User": .string(user), "WorkingDir": .string(home),
+                "Cmd": .array(agentArguments(params: params, logger: logger).map(JSONValue.string)),
+            ])
+            guard let execID = exec?["Id"]?.stringValue else { throw DockerError.malformed("exec create without an Id") }
+            let stream = try await backend.engine.upgrade("/exec/\(execID)/start", body: ["Detach": false, "Tty": false])
+            let writeEnd = dup(stream)
+            guard writeEnd >= 0 else {
+                closeDescriptor(stream)
+                throw RPCError.limitExceeded(reason: "out of file descriptors")
+            }
+            let connection = AgentConnection(
+                input: writeEnd, output: stream, framing: .dockerMultiplexed, sandboxId: id, outbox: outbox, logger: logger
+            ) {
+                container.agentExited()
+                onAgentExit()
+            }
+            let sandbox = AgentSandbox(
+                id: id, isolation: .docker, home: home, metadata: params.metadata ?? [:], agent: container,
+                connection: connection, enforcement: enforcement(params.limits), cleanup: {})
+            do {
+                _ = try await connection.call(Ping.self, Empty())
+            } catch {
+                await sandbox.terminate()
+                throw RPCError.internalError(reason: "the sandbox's agent did not start in the container (see the bridge's stderr)")
+            }
+            return sandbox
+        } catch {
+            await container.kill()
+            throw error
+        }
+    }
+
+    /// Where the sandbox's processes run: a container started here, or a Swarm service's task.
+    struct Placement: Sendable {
+        var containerID: String
+        var serviceID: String?
+        /// The container's first process on this host, for forwards into its network namespace.
+        var hostPID: pid_t?
+        var address: String?
+    }
+
+    private static func place(
+        id: String, image: String, params: SandboxCreate.Params, network: Bool, backend: DockerBackend
+    ) async throws -> Placement {
+        if backend.swarm {
+            return try await DockerSwarm.place(id: id, image: image, params: params, network: network, backend: backend)
+        }
+        let engine = backend.engine
+        let created = try await engine.call("POST", "/containers/create?name=sandbox-rpc-\(id)", body: containerSpec(
+            id: id, image: image, params: params, network: network, backend: backend))
+        guard let containerID = created?["Id"]?.stringValue else { throw DockerError.malformed("container create without an Id") }
+        do {
+            _ = try await engine.call("POST", "/containers/\(containerID)/start")
+            return try await inspect(containerID, engine: engine, network: network)
+        } catch {
+            _ = try? await engine.call("DELETE", "/containers/\(containerID)?force=1&v=1")
+            throw error
+        }
+    }
+
+    static func inspect(_ containerID: String, engine: DockerEngine, network: Bool, serviceID: String? = nil) async throws -> Placement {
+        let info = try await engine.call("GET", "/containers/\(containerID)/json")
+        var pid: pid_t?
+        if case .number(let number)? = info?["State"]?["Pid"], let value = number.intValue { pid = pid_t(value) }
+        let address = network ? info?["NetworkSettings"]?["Networks"]?[DockerBackend.networkName]?["IPAddress"]?.stringValue : nil
+        return Placement(containerID: containerID, serviceID: serviceID, hostPID: pid, address: address)
+    }
+
+    /// The container: `--init`, no network (or ours), every capability dropped, no new
+    /// privileges, a non-root user, limits from `limits`, the agent binary read-only.
+    static func containerSpec(id: String, image: String, params: SandboxCreate.Params, network: Bool, backend: DockerBackend) -> JSONValue {
+        var host: JSONObject = [
+            "Init": true,
+            "NetworkMode": .string(network ? DockerBackend.networkName : "none"),
+            "CapDrop": ["ALL"],
+            "SecurityOpt": ["no-new-privileges"],
+            "Binds": .array([.string("\(backend.agentBinary):\(agentPath):ro")]),
+            "Tmpfs": [home: "uid=1000,gid=1000,mode=0755", "/tmp": "mode=1777"],
+        ]
+        if let memory = params.limits?.memoryBytes, memory > 0 {
+            host["Memory"] = .number(JSONNumber(memory))
+            host["MemorySwap"] = .number(JSONNumber(memory))
+        }
+        if let pids = params.limits?.pids, pids > 0 { host["PidsLimit"] = .number(JSONNumber(pids)) }
+        return [
+            "Image": .string(image),
+            "Cmd": [.string(agentPath), "__idle"],
+            "Entrypoint": .array([]),
+            "User": .string(user),
+            "WorkingDir": .string(home),
+            "Hostname": "sandbox",
+            "Env": [.string("HOME=" + home), .string("PATH=" + CommandEnvironment.path), "LANG=C.UTF-8"],
+            "Labels": .object([DockerBackend.bridgeLabel: .string(DockerBackend.instance), DockerBackend.sandboxLabel: .string(id)]),
+            "HostConfig": .object(host),
+        ]
+    }
+
+    static func agentArguments(params: SandboxCreate.Params, logger: Logger) -> [String] {
+        var arguments = [agentPath, "agent", "--home", home, "--log-level", "\(logger.level)"]
+        for (key, value) in (params.envs ?? [:]).sorted(by: { $0.key < $1.key }) { arguments += ["--env", "\(key)=\(value)"] }
+        if let max = params.limits?.maxOutputBytes { arguments += ["--max-output-bytes", String(max)] }
+        if let cpu = params.limits?.cpuSeconds, cpu > 0 { arguments += ["--cpu-seconds", String(cpu)] }
+        return arguments
+    }
+
+    static func enforcement(_ limits: SandboxLimits?) -> [String: String] {
+        var enforcement: [String: String] = [:]
+        if limits?.memoryBytes != nil { enforcement["memoryBytes"] = "cgroup" }
+        if limits?.pids != nil { enforcement["pids"] = "cgroup" }
+        if limits?.cpuSeconds != nil { enforcement["cpuSeconds"] = "rlimit" }
+        return enforcement
+    }
+
+    /// The bridge network of sandboxes with `network: true` (made once; reachable from the host).
+    private static func ensureNetwork(_ engine: DockerEngine) async throws {
+        if (try? await engine.call("GET", "/networks/\(DockerBackend.networkName)")) != nil { return }
+        let body: JSONValue = ["Name": .string(DockerBackend.networkName), "Driver": "bridge", "CheckDuplicate": true]
+        do {
+            _ = try await engine.call("POST", "/networks/create", body: body)
+        } catch {
+            // Made meanwhile by another sandbox, or a real failure: the next lookup tells.
+            _ = try await engine.call("GET", "/networks/\(DockerBackend.networkName)")
+        }
+    }
+
+    /// Engine failures as the client should see them: a missing image is the client's to fix;
+    /// anything else the engine refuses makes the sandbox unavailable here.
+    private static func map(_ error: any Error, image: String, imageGiven: Bool) -> any Error {
+        guard let error = error as? DockerError else { return error }
+        switch error {
+        case .engine(404, let message) where message.lowercased().contains("no such image"):
+            let reason = "no such image \"\(image)\" in the Docker Engine"
+            return imageGiven
+                ? RPCError.invalidParams(field: "image", reason: reason)
+                : RPCError.unsupported(reason: reason + " (scripts/docker-image builds the default one)")
+        case .engine, .unreachable:
+            return RPCError.unsupported(reason: "docker: \(error)")
+        case .malformed:
+            return RPCError.internalError(reason: "docker: \(error)")
+        }
+    }
+}
+
+/// A sandbox's container (or Swarm service), as the agent's host.
+final class DockerContainer: AgentHost {
+    private let engine: DockerEngine
+    let placement: DockerSandbox.Placement
+    private let network: Bool
+    private let exited = Atomic(false)
+    private let forwards = LoopbackForwards()
+
+    init(engine: DockerEngine, placement: DockerSandbox.Placement, network: Bool) {
+        self.engine = engine
+        self.placement = placement
+        self.network = network
+    }
+
+    /// The exec stream ended: the agent is gone.
+    func agentExited() { exited.store(true, ordering: .releasing) }
+
+    var hasExited: Bool { exited.load(ordering: .acquiring) }
+
+    /// Removes the container (or service), and with it every process left inside.
+    func kill() async {
+        forwards.stopAll()
+        if let service = placement.serviceID {
+            _ = try? await engine.call("DELETE", "/services/\(service)")
+        }
+        _ = try? await engine.call("DELETE", "/containers/\(placement.containerID)?force=1&v=1")
+    }
+
+    /// With a network, the container's own address on the sandboxes' bridge network; without,
+    /// a loopback forward into its network namespace.
+    func host(forPort port: Int) async throws -> String {
+        if network, let address = placement.address, !address.isEmpty { return "\(address):\(port)" }
+        guard let pid = placement.hostPID, pid > 0 else {
+            throw RPCError.unsupported(reason: "the sandbox's container does not run on this host; give it network: true")
+        }
+        return try forwards.host(forPort: port) { pid }
+    }
+}
