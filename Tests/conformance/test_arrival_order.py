@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+import test_docker
 from conftest import IN_CI
 
 
@@ -20,16 +21,24 @@ def request(bridge, method, params):
     return {"jsonrpc": "2.0", "id": bridge.new_id(), "method": method, "params": params}
 
 
-@pytest.fixture(params=["none", "bwrap"])
+@pytest.fixture(params=["none", "bwrap", "docker"])
 def sandbox(request, make_bridge):
     """A bridge and a sandbox of each isolation: ordering holds through an agent too."""
-    bridge = make_bridge()
-    if request.param == "bwrap" and "bwrap" not in bridge.ok("initialize")["capabilities"]["isolation"]:
-        reason = "bwrap isolation is not available on this machine"
+    if request.param == "docker":
+        reason = test_docker.missing_prerequisite()
+        if reason:
+            if IN_CI:
+                pytest.fail(reason + " (CI=true: .ci/run installs and starts Docker)", pytrace=False)
+            pytest.skip(reason)
+        bridge = make_bridge("--docker-agent", test_docker.AGENT)
+    else:
+        bridge = make_bridge()
+    if request.param not in bridge.ok("initialize")["capabilities"]["isolation"]:
+        reason = f"{request.param} isolation is not available on this machine"
         if IN_CI:
-            pytest.fail(reason + " (CI=true: .ci/run installs bubblewrap)", pytrace=False)
+            pytest.fail(reason + " (CI=true: .ci/run installs bubblewrap and Docker)", pytrace=False)
         pytest.skip(reason)
-    created = bridge.ok("sandbox.create", {"isolation": request.param}, timeout=20)
+    created = bridge.ok("sandbox.create", {"isolation": request.param}, timeout=60)
     return bridge, created["sandboxId"]
 
 

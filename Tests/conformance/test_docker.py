@@ -213,6 +213,13 @@ def test_a_missing_image_is_invalid_params(dk):
     assert e["data"]["kind"] == "InvalidParams" and "no such image" in e["message"]
 
 
+def test_image_belongs_to_docker_sandboxes_and_cwd_does_not(dk):
+    e = dk.err("sandbox.create", {"isolation": "none", "image": IMAGE})
+    assert e["data"]["kind"] == "InvalidParams" and e["message"].startswith("invalid params: image: only docker sandboxes")
+    e = dk.err("sandbox.create", {"isolation": "docker", "cwd": "/tmp"})
+    assert e["data"]["kind"] == "Unsupported" and "cwd" in e["message"]
+
+
 def test_pty_in_a_container(dk):
     sb = create(dk)
     pid = dk.ok("pty.create", {"sandboxId": sb, "cols": 80, "rows": 24})["pid"]

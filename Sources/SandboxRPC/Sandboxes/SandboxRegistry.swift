@@ -80,6 +80,9 @@ actor SandboxRegistry {
     private func create(id: String, params: SandboxCreate.Params) async throws -> any Sandbox {
         guard !closed else { throw RPCError.unsupported(reason: "the bridge is shutting down") }
         let isolation = try resolve(params.isolation ?? defaultIsolation)
+        if params.image != nil && isolation != .docker {
+            throw RPCError.invalidParams(field: "image", reason: "only docker sandboxes run an image (this one's isolation is \"\(isolation.rawValue)\")")
+        }
         let task = Task { [supervisor, settings, outbox, logger, docker] () async throws -> any Sandbox in
             // A sandbox takes effect when it exists, not when its agent has had its first
             // request: requests queued behind this one on its lane wait for it.
