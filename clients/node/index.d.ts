@@ -7,8 +7,14 @@ export interface SandboxOpts {
   /** Environment variables every command of the sandbox gets. */
   envs?: Record<string, string>
   metadata?: Record<string, string>
-  /** "auto" (default: bwrap where it works, else none), "none", "bwrap", ... */
+  /** "auto" (default: bwrap where it works, else none), "none", "bwrap", "docker" */
   isolation?: string
+  /**
+   * Container image of a docker sandbox (default: the bridge's `--docker-image`,
+   * `sandbox-rpc-base:latest`); wins over the template. With another isolation the bridge
+   * rejects it (InvalidParams).
+   */
+  image?: string
   /** The sandbox's home/working directory. */
   cwd?: string
   network?: boolean
@@ -40,7 +46,7 @@ export interface SandboxInfo {
 export declare class Sandbox {
   /** Starts a bridge process and creates a sandbox in it. */
   static create(opts?: SandboxOpts): Promise<Sandbox>
-  /** E2B form; the template is ignored (sandboxes are local). */
+  /** E2B form; the template is the image when `opts.isolation` is "docker", else ignored. */
   static create(template: string, opts?: SandboxOpts): Promise<Sandbox>
 
   readonly sandboxId: string

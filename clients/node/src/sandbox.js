@@ -25,7 +25,7 @@ export class Sandbox {
     this.#hostError = hostError
     /** The sandbox's id on its bridge. */
     this.sandboxId = created.sandboxId
-    /** Isolation in use: "none", "bwrap", ... */
+    /** Isolation in use: "none", "bwrap", "docker" */
     this.isolation = created.isolation
     /** The sandbox's home: default cwd and the base of relative paths. */
     this.home = created.home
@@ -40,11 +40,13 @@ export class Sandbox {
 
   /**
    * Starts a bridge process and creates a sandbox in it.
-   * `Sandbox.create(opts)` or, as in E2B, `Sandbox.create(template, opts)`
-   * (the template is ignored: sandboxes are local).
+   * `Sandbox.create(opts)` or, as in E2B, `Sandbox.create(template, opts)`: the template is
+   * the image of a docker sandbox (unless `opts.image` names one) and ignored otherwise, so
+   * E2B code passing names like "base" keeps working on local sandboxes.
    */
   static async create(templateOrOpts, maybeOpts) {
-    const opts = (typeof templateOrOpts === 'string' ? maybeOpts : templateOrOpts) ?? {}
+    const template = typeof templateOrOpts === 'string' ? templateOrOpts : undefined
+    const opts = (template === undefined ? templateOrOpts : maybeOpts) ?? {}
     const path = opts.bridgePath ?? findBridge()
     if (!path) {
       throw new SandboxError(
@@ -57,6 +59,7 @@ export class Sandbox {
       const initialized = await bridge.request('initialize', { clientInfo: CLIENT_INFO }, { timeoutMs: INITIALIZE_TIMEOUT_MS })
       const created = await bridge.request('sandbox.create', {
         isolation: opts.isolation,
+        image: opts.image ?? (opts.isolation === 'docker' ? template : undefined),
         cwd: opts.cwd,
         envs: opts.envs,
         timeout: toSeconds(opts.timeoutMs),

@@ -13,6 +13,7 @@ import SandboxDefault, {
 export async function usage(): Promise<void> {
   const sandbox = await Sandbox.create({ timeoutMs: 60_000, envs: { A: 'b' } })
   await SandboxDefault.create('base', { isolation: 'none' })
+  await Sandbox.create('sandbox-rpc-base:latest', { isolation: 'docker', image: 'sandbox-rpc-base:latest' })
 
   const result: CommandResult = await sandbox.commands.run('echo hi', { onStdout: (data: string) => console.log(data) })
   const handle: CommandHandle = await sandbox.commands.run('sleep 1', { background: true, timeoutMs: 0 })

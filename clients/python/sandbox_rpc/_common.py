@@ -85,6 +85,8 @@ def create_params(
     isolation: Optional[str],
     cwd: Optional[str],
     limits: Optional[Mapping[str, int]],
+    image: Optional[str],
+    template: Optional[str],
 ) -> Dict[str, Any]:
     params: Dict[str, Any] = {"envs": {**DEFAULT_SANDBOX_ENVS, **(envs or {})}}
     if timeout:
@@ -99,6 +101,12 @@ def create_params(
         params["cwd"] = cwd
     if limits:
         params["limits"] = dict(limits)
+    # E2B's `template` names what the sandbox runs, which only a docker sandbox has (its image).
+    # Elsewhere it stays ignored: E2B code passes names like "base" that are no image here.
+    if image is None and isolation == "docker":
+        image = template
+    if image is not None:
+        params["image"] = image
     return params
 
 

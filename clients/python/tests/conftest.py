@@ -1,7 +1,9 @@
 """Test setup: the real bridge, capability gates, async tests without plugins, leak checks.
 
 The bridge is `$SANDBOX_RPC_BIN`, else the checkout's `.build/debug/sandbox-rpc`. When it is
-missing, every test is skipped with the reason, except under `CI=true`, where they fail.
+missing, every test is skipped with the reason, except under `CI=true`, where they fail. Docker
+tests do the same when the bridge, given `--docker-agent $SANDBOX_RPC_DOCKER_AGENT`, cannot make
+docker sandboxes.
 """
 
 import asyncio
@@ -10,13 +12,21 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rpc_test_support import BRIDGE, IN_CI, bridge_children, client_threads, eventually  # noqa: E402
+from rpc_test_support import (  # noqa: E402
+    BRIDGE,
+    DOCKER_AGENT,
+    IN_CI,
+    bridge_children,
+    client_threads,
+    docker_unavailable,
+    eventually,
+)
 from sandbox_rpc import Sandbox  # noqa: E402
 
 FILES_REASON = "bridge lacks files capability"
@@ -45,6 +55,18 @@ def bridge_path() -> str:
             pytest.fail(message + " [CI=true]", pytrace=False)
         pytest.skip(message)
     return BRIDGE
+
+
+@pytest.fixture(scope="session")
+def docker_bridge_args(bridge_path: str) -> List[str]:
+    """Bridge arguments for docker sandboxes; skips (fails under CI=true) where there are none."""
+    reason = docker_unavailable(bridge_path, DOCKER_AGENT)
+    if reason:
+        if IN_CI:
+            pytest.fail(f"docker sandboxes unavailable: {reason} [CI=true]", pytrace=False)
+        pytest.skip(f"docker sandboxes unavailable: {reason}")
+    assert DOCKER_AGENT is not None
+    return ["--docker-agent", DOCKER_AGENT]
 
 
 @pytest.fixture(scope="session")

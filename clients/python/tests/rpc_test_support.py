@@ -1,11 +1,14 @@
 """Helpers for the client's tests (a unique module name: other suites have their own conftest)."""
 
+import json
 import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, List, TypeVar
+from typing import Callable, List, Optional, TypeVar
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 REPO_ROOT = PACKAGE_ROOT.parents[1]
@@ -16,6 +19,10 @@ from sandbox_rpc import Sandbox, SandboxException  # noqa: E402
 
 BRIDGE = os.environ.get("SANDBOX_RPC_BIN") or str(REPO_ROOT / ".build" / "debug" / "sandbox-rpc")
 IN_CI = os.environ.get("CI") == "true"
+# A statically linked sandbox-rpc for docker sandboxes' containers (scripts/test sets it).
+DOCKER_AGENT = os.environ.get("SANDBOX_RPC_DOCKER_AGENT")
+DOCKER_IMAGE = "sandbox-rpc-base:latest"
+BRIDGE_LABEL = "sandbox-rpc.bridge"
 
 T = TypeVar("T")
 
@@ -82,3 +89,46 @@ def get_host_supported(sandbox: Sandbox) -> bool:
             return False
         raise
     return True
+
+
+def docker_unavailable(bridge: str, agent: Optional[str]) -> Optional[str]:
+    """Why `bridge --docker-agent agent` cannot make docker sandboxes here, or None if it can."""
+    if not agent:
+        return "SANDBOX_RPC_DOCKER_AGENT is not set (a static sandbox-rpc, from scripts/build-release)"
+    if not os.access(agent, os.X_OK):
+        return f"SANDBOX_RPC_DOCKER_AGENT={agent} is not an executable file"
+    # At info level the bridge says why docker is missing (no engine, or an agent that is not static).
+    probe = subprocess.run(
+        [bridge, "--docker-agent", agent, "--log-level", "info"],
+        input=b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}\n',
+        capture_output=True,
+        timeout=60,
+    )
+    lines = probe.stdout.splitlines()
+    if not lines:
+        return f"{bridge} did not answer initialize: {probe.stderr.decode(errors='replace').strip()}"
+    isolation = json.loads(lines[0]).get("result", {}).get("capabilities", {}).get("isolation", [])
+    if "docker" in isolation:
+        return None
+    why = [line for line in probe.stderr.decode(errors="replace").splitlines() if "docker:" in line]
+    return f"the bridge lists no docker in capabilities.isolation {isolation}: " + (
+        "; ".join(why) or "no Docker Engine answers, or the agent is not statically linked"
+    )
+
+
+def containers_of_bridge(bridge_pid: int) -> Optional[List[str]]:
+    """Ids of the containers (in any state) that the bridge with this pid made, or None without
+    the docker CLI. Their label is "boot/pid/start"."""
+    if shutil.which("docker") is None:
+        return None
+    listing = subprocess.run(
+        ["docker", "ps", "-a", "--filter", f"label={BRIDGE_LABEL}", "--format", f'{{{{.ID}}}} {{{{.Label "{BRIDGE_LABEL}"}}}}'],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout
+    found = []
+    for line in listing.splitlines():
+        container, _, owner = line.partition(" ")
+        parts = owner.split("/")
+        if len(parts) == 3 and parts[1] == str(bridge_pid):
+            found.append(container)
+    return found

@@ -40,6 +40,7 @@ class AsyncSandbox:
         allow_internet_access: Optional[bool] = None,
         *,
         isolation: Optional[str] = None,
+        image: Optional[str] = None,
         cwd: Optional[str] = None,
         limits: Optional[Mapping[str, int]] = None,
         request_timeout: Optional[float] = DEFAULT_REQUEST_TIMEOUT,
@@ -58,7 +59,7 @@ class AsyncSandbox:
                 "sandbox.create",
                 create_params(
                     timeout=timeout, metadata=metadata, envs=envs, allow_internet_access=allow_internet_access,
-                    isolation=isolation, cwd=cwd, limits=limits,
+                    isolation=isolation, cwd=cwd, limits=limits, image=image, template=template,
                 ),
                 timeout=request_timeout,
             )

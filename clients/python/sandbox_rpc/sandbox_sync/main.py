@@ -19,9 +19,11 @@ class Sandbox:
 
     `Sandbox()` and `Sandbox.create()` take the same options. `timeout` is the sandbox's
     lifetime in seconds (None: until `kill()`); `envs` reach every command; `metadata` is kept
-    with it. Options for E2B's cloud (`template`, `api_key`, `domain`, ...) are accepted and
-    ignored. Beyond E2B: `isolation` ("auto", "none", "bwrap", ...), `cwd` (its home),
-    `limits`, `bridge_path`/`bridge_args` (which binary to run, and its flags).
+    with it. Options for E2B's cloud (`api_key`, `domain`, ...) are accepted and ignored, and so
+    is `template` unless `isolation="docker"`, where it is the container image. Beyond E2B:
+    `isolation` ("auto", "none", "bwrap", "docker"), `image` (a docker sandbox's image, default
+    the bridge's `--docker-image`; it wins over `template`), `cwd` (its home), `limits`,
+    `bridge_path`/`bridge_args` (which binary to run, and its flags).
 
     `kill()`, leaving a `with` block or garbage collection kill the sandbox and everything in it
     and end the bridge process and the client's threads.
@@ -37,6 +39,7 @@ class Sandbox:
         allow_internet_access: Optional[bool] = None,
         *,
         isolation: Optional[str] = None,
+        image: Optional[str] = None,
         cwd: Optional[str] = None,
         limits: Optional[Mapping[str, int]] = None,
         request_timeout: Optional[float] = DEFAULT_REQUEST_TIMEOUT,
@@ -56,7 +59,7 @@ class Sandbox:
                 "sandbox.create",
                 create_params(
                     timeout=timeout, metadata=metadata, envs=envs, allow_internet_access=allow_internet_access,
-                    isolation=isolation, cwd=cwd, limits=limits,
+                    isolation=isolation, cwd=cwd, limits=limits, image=image, template=template,
                 ),
                 timeout=request_timeout,
             )
