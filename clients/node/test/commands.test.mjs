@@ -135,8 +135,11 @@ describe('commands.run (foreground)', () => {
     }
   })
 
-  test('user: in a bwrap sandbox commands run as "user"; another user is PermissionDenied', T, async () => {
-    if (sandbox.isolation !== 'bwrap') return
+  test('user: in a bwrap sandbox commands run as "user"; another user is PermissionDenied', T, async (t) => {
+    if (sandbox.isolation !== 'bwrap') {
+      assert.notEqual(process.env.CI, 'true', 'CI=true: .ci/run installs bubblewrap, so sandboxes are bwrap')
+      return t.skip('bwrap is not available on this machine')
+    }
     assert.equal((await sandbox.commands.run('id -un', { user: 'user' })).stdout, 'user\n')
     const error = await sandbox.commands.run('id -un', { user: 'root' }).catch((e) => e)
     assert.equal(error.kind, 'PermissionDenied')

@@ -185,7 +185,10 @@ describe('sandbox lifecycle', () => {
   test('getHostAsync(port) reaches a server in a network-isolated sandbox through a forward', T, async (t) => {
     const sandbox = await createSandbox()
     try {
-      if (sandbox.isolation !== 'bwrap') return t.skip('bwrap is not available on this machine')
+      if (sandbox.isolation !== 'bwrap') {
+        assert.notEqual(process.env.CI, 'true', 'CI=true: .ci/run installs bubblewrap, so sandboxes are bwrap')
+        return t.skip('bwrap is not available on this machine')
+      }
       await sandbox.commands.run('echo isolated > index.txt')
       const server = await sandbox.commands.run('python3 -m http.server 8080', { background: true, timeoutMs: 0 })
       const host = await sandbox.getHostAsync(8080)
