@@ -55,9 +55,12 @@ def prerequisites():
         pytest.skip(reason)
 
 
+SECRET = "sandbox-rpc-docker-secret-9151"
+
+
 @pytest.fixture
 def dk(prerequisites, make_bridge):
-    bridge = make_bridge("--docker-agent", AGENT)
+    bridge = make_bridge("--docker-agent", AGENT, env={**os.environ, "SANDBOX_RPC_DOCKER_SECRET": SECRET})
     assert "docker" in bridge.ok("initialize")["capabilities"]["isolation"]
     return bridge
 
@@ -127,6 +130,9 @@ def test_escapes_are_blocked(dk):
             touch /etc/x 2>/dev/null && echo WROTE-ETC
             touch /usr/x 2>/dev/null && echo WROTE-USR
             touch /run/sandbox-rpc/sandbox-rpc 2>/dev/null && echo WROTE-AGENT
+            mount -o remount,rw / 2>/dev/null && echo REMOUNTED
+            cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -q {SECRET} && echo SAW-SECRET
+            env | grep -q {SECRET} && echo SAW-SECRET
             ps -o pid,comm | grep -c . ; ls /proc | grep -c '^[0-9]'
             grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status
             nc -w 2 127.0.0.1 {port} </dev/null && echo REACHED-HOST
@@ -136,7 +142,7 @@ def test_escapes_are_blocked(dk):
     finally:
         listener.close()
     out = r["stdout"]
-    for escape in ("WROTE-ETC", "WROTE-USR", "WROTE-AGENT", "REACHED-HOST", "SIGNALLED-HOST"):
+    for escape in ("WROTE-ETC", "WROTE-USR", "WROTE-AGENT", "REMOUNTED", "SAW-SECRET", "REACHED-HOST", "SIGNALLED-HOST"):
         assert escape not in out
     assert run(dk, sb, "echo alive")["stdout"] == "alive\n", "SIGKILL to the container's init is ignored"
     assert "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
@@ -144,6 +150,14 @@ def test_escapes_are_blocked(dk):
     assert os.getpid() not in [int(p) for p in run(dk, sb, "ls /proc | grep '^[0-9]'")["stdout"].split()]
     e = dk.err("commands.run", {"sandboxId": sb, "cmd": "id", "user": "root"})
     assert e["data"]["kind"] == "PermissionDenied"
+
+
+def test_sandboxes_do_not_see_each_other(dk):
+    first, second = create(dk), create(dk)
+    run(dk, first, "echo mine > secret.txt")
+    seen = run(dk, second, "ls -A /home/user; find / -name secret.txt 2>/dev/null; echo end")["stdout"]
+    assert seen == "end\n"
+    assert run(dk, first, "cat secret.txt")["stdout"] == "mine\n"
 
 
 def test_kill_removes_the_container_and_ends_its_processes(dk):
