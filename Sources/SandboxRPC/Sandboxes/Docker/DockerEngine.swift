@@ -22,8 +22,8 @@ enum DockerError: Error, CustomStringConvertible {
 
 /// The Docker Engine API on its unix socket: a small HTTP/1.1 client, one connection per call
 /// (as the docker CLI does), its blocking I/O on a queue of its own. Chosen over running the
-/// `docker` CLI: an exec through the API starts in about half the time, and a sandbox then
-/// holds one socket rather than a CLI process (bench/README.md, "Docker").
+/// `docker` CLI: an exec through the API starts about 1.4× sooner, and a sandbox then holds one
+/// socket rather than a `docker exec -i` process of ~24 MiB (bench/README.md, "Docker").
 struct DockerEngine: Sendable {
     let socketPath: String
 
