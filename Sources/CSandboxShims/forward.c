@@ -16,6 +16,7 @@
 struct forward {
     int listen_fd;
     int ns_fd;
+    int ready_fd;  // the thread writes its setns result (0 or errno) here
     int target_port;
 };
 
@@ -64,16 +65,21 @@ static void *forward_main(void *arg) {
     struct forward f = *(struct forward *)arg;
     free(arg);
     int entered = setns(f.ns_fd, CLONE_NEWNET);
+    int result = entered < 0 ? errno : 0;
     close(f.ns_fd);
+    // Tell the starter whether this thread is in the sandbox's namespace (setns needs
+    // CAP_SYS_ADMIN over it): a forward that cannot connect anything is an error, not a port.
+    while (write(f.ready_fd, &result, sizeof result) < 0 && errno == EINTR) {}
+    close(f.ready_fd);
+    if (entered < 0) {
+        close(f.listen_fd);
+        return NULL;
+    }
     for (;;) {
         int client = accept4(f.listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (client < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             break;  // shut down: the sandbox is gone
-        }
-        if (entered < 0) {
-            close(client);
-            continue;
         }
         int target = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // in the sandbox's namespace
         struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f.target_port)};
@@ -111,18 +117,31 @@ int sr_forward_start(int ns_fd, int target_port, int *listen_fd, int *listen_por
         close(fd);
         return err;
     }
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        int err = errno;
+        close(fd);
+        return err;
+    }
     struct forward *f = malloc(sizeof *f);
     f->listen_fd = fd;
     f->ns_fd = fcntl(ns_fd, F_DUPFD_CLOEXEC, 3);  // the thread's own, closed once it has entered
+    f->ready_fd = ready[1];
     f->target_port = target_port;
     pthread_t thread;
     if (f->ns_fd < 0 || pthread_create(&thread, NULL, forward_main, f) != 0) {
         if (f->ns_fd >= 0) close(f->ns_fd);
         free(f);
         close(fd);
+        close(ready[0]);
+        close(ready[1]);
         return EAGAIN;
     }
     pthread_detach(thread);
+    int entered = EIO;
+    while (read(ready[0], &entered, sizeof entered) < 0 && errno == EINTR) {}
+    close(ready[0]);
+    if (entered != 0) return entered;  // the thread has closed the listener
     *listen_fd = fd;
     *listen_port = ntohs(addr.sin_port);
     return 0;

@@ -59,4 +59,27 @@ import Testing
         try await last.turn()  // neither the cancelled ticket nor the released one holds it back
         last.release()
     }
+
+    @Test func aThousandRequestsOnOneLaneRunInOrderAcrossCompactions() async throws {
+        let order = ArrivalOrder()
+        let log = Log()
+        let tickets = (0..<1000).map { _ in order.enter(lane: "busy") }
+        let cancelled = order.enter(lane: "busy")
+        let last = order.enter(lane: "busy")
+        let waiter = Task { try await cancelled.turn() }
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }  // 1000 are still ahead of it
+        await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, ticket) in tickets.enumerated().reversed() {  // started in reverse: order comes from the lane
+                group.addTask {
+                    try await ticket.turn()
+                    log.add(String(index))
+                    ticket.release()
+                }
+            }
+        }
+        try await last.turn()
+        last.release()
+        #expect(log.all == (0..<1000).map(String.init))
+    }
 }

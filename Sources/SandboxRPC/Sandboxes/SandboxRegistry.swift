@@ -177,7 +177,7 @@ actor SandboxRegistry {
         guard seconds >= 0, seconds.isFinite else { throw .invalidParams(field: "timeout", reason: "must be a number of seconds >= 0") }
         lifetimes.removeValue(forKey: id)?.cancel()
         guard seconds > 0 else { return }
-        lifetimes[id] = Task { [weak self] in
+        lifetimes[id] = Task.detached { [weak self] in  // a lifetime is no request's
             try? await Task.sleep(for: .nanoseconds(Int64(Clock.nanos(fromSeconds: seconds))))
             guard !Task.isCancelled else { return }
             await self?.expire(id)
@@ -198,7 +198,9 @@ actor SandboxRegistry {
     private func terminate(_ sandbox: any Sandbox) async {
         let id = sandbox.id
         let ending = Task {
-            await sandbox.terminate()
+            // Not on the killing request's ticket: requests behind it wait for the sandbox to
+            // be gone, not for its agent to be asked to shut down.
+            await ArrivalOrder.$current.withValue(nil) { await sandbox.terminate() }
             terminating[id] = nil
         }
         terminating[id] = ending

@@ -16,8 +16,48 @@ final class ArrivalOrder: Sendable {
         var continuation: CheckedContinuation<Bool, Never>?
     }
 
+    /// The tickets of one sandbox not yet released, in arrival order, from `head` on.
+    /// Releasing the first is O(1), so thousands of pipelined requests stay linear.
+    private struct Lane {
+        private var entries: [Waiting] = []
+        private var head = 0
+
+        var isEmpty: Bool { head == entries.count }
+
+        mutating func append(_ serial: UInt64) { entries.append(Waiting(serial: serial)) }
+
+        /// The position of `serial` from the front (0: its turn): the first is the one being
+        /// released, else it is searched from the back, where a ticket that just arrived is.
+        func position(of serial: UInt64) -> Int? {
+            if !isEmpty && entries[head].serial == serial { return 0 }
+            return entries[head...].lastIndex(where: { $0.serial == serial }).map { $0 - head }
+        }
+
+        mutating func setContinuation(at position: Int, _ continuation: CheckedContinuation<Bool, Never>) {
+            entries[head + position].continuation = continuation
+        }
+
+        /// Removes the entry; returns its continuation and, when it was the first, the next
+        /// entry's (taken: it is resumed exactly once).
+        mutating func remove(at position: Int) -> (removed: CheckedContinuation<Bool, Never>?, next: CheckedContinuation<Bool, Never>?) {
+            let removed = entries[head + position].continuation
+            guard position == 0 else {
+                entries.remove(at: head + position)
+                return (removed, nil)
+            }
+            head += 1
+            if head > 64 && head * 2 > entries.count {
+                entries.removeFirst(head)
+                head = 0
+            }
+            guard !isEmpty else { return (removed, nil) }
+            defer { entries[head].continuation = nil }
+            return (removed, entries[head].continuation)
+        }
+    }
+
     private struct State {
-        var lanes: [String: [Waiting]] = [:]
+        var lanes: [String: Lane] = [:]
         var nextSerial: UInt64 = 0
     }
 
@@ -59,7 +99,7 @@ final class ArrivalOrder: Sendable {
     func enter(lane: String) -> Ticket {
         let serial = state.withLock { state in
             state.nextSerial += 1
-            state.lanes[lane, default: []].append(Waiting(serial: state.nextSerial))
+            state.lanes[lane, default: Lane()].append(state.nextSerial)
             return state.nextSerial
         }
         return Ticket(lane: lane, serial: serial, order: self)
@@ -67,11 +107,11 @@ final class ArrivalOrder: Sendable {
 
     private func wait(_ ticket: Ticket, _ continuation: CheckedContinuation<Bool, Never>) {
         let resumeNow: Bool? = state.withLock { state in
-            guard let queue = state.lanes[ticket.lane], let index = queue.firstIndex(where: { $0.serial == ticket.serial }) else {
+            guard let position = state.lanes[ticket.lane]?.position(of: ticket.serial) else {
                 return false  // withdrawn by a cancellation that came first
             }
-            if index == 0 { return true }
-            state.lanes[ticket.lane]![index].continuation = continuation
+            if position == 0 { return true }
+            state.lanes[ticket.lane]!.setContinuation(at: position, continuation)
             return nil
         }
         if let resumeNow { continuation.resume(returning: resumeNow) }
@@ -79,32 +119,26 @@ final class ArrivalOrder: Sendable {
 
     /// A cancelled request gives up its place; if it was waiting, it is resumed as not admitted.
     private func withdraw(_ ticket: Ticket) {
-        let (withdrawn, next) = remove(ticket, unlessFirst: true)
-        withdrawn?.resume(returning: false)
+        let (waiting, next) = remove(ticket, unlessFirst: true)
+        waiting?.resume(returning: false)
         next?.resume(returning: true)
     }
 
     private func release(_ ticket: Ticket) {
-        let (_, next) = remove(ticket, unlessFirst: false)
+        let (waiting, next) = remove(ticket, unlessFirst: false)
+        waiting?.resume(returning: false)  // released before its turn: it never takes effect
         next?.resume(returning: true)
     }
 
     /// Removes the ticket's entry; returns its waiting continuation and, when the head of the
     /// lane changed, the new head's. `unlessFirst`: the head is running, leave it to `release`.
-    private func remove(_ ticket: Ticket, unlessFirst: Bool) -> (withdrawn: CheckedContinuation<Bool, Never>?, next: CheckedContinuation<Bool, Never>?) {
+    private func remove(_ ticket: Ticket, unlessFirst: Bool) -> (waiting: CheckedContinuation<Bool, Never>?, next: CheckedContinuation<Bool, Never>?) {
         state.withLock { state in
-            guard var queue = state.lanes[ticket.lane], let index = queue.firstIndex(where: { $0.serial == ticket.serial }) else {
-                return (nil, nil)
-            }
-            if index == 0 && unlessFirst { return (nil, nil) }
-            let removed = queue.remove(at: index)
-            var next: CheckedContinuation<Bool, Never>?
-            if index == 0, !queue.isEmpty {
-                next = queue[0].continuation
-                queue[0].continuation = nil
-            }
-            state.lanes[ticket.lane] = queue.isEmpty ? nil : queue
-            return (removed.continuation, next)
+            guard let position = state.lanes[ticket.lane]?.position(of: ticket.serial),
+                  !(position == 0 && unlessFirst) else { return (nil, nil) }
+            let result = state.lanes[ticket.lane]!.remove(at: position)  // in place: no copy of the lane
+            if state.lanes[ticket.lane]!.isEmpty { state.lanes[ticket.lane] = nil }
+            return (result.removed, result.next)
         }
     }
 }

@@ -19,7 +19,7 @@ struct Server {
                 let backend = DockerBackend(
                     engine: engine, defaultImage: options.dockerImage,
                     agentBinary: options.dockerAgent ?? Bubblewrap.selfExecutable(), swarm: options.dockerSwarm, logger: logger)
-                startThread(name: "docker-probe") { _ = backend.isAvailable() }
+                startThread(name: "docker-probe") { if backend.isAvailable() { backend.removeLeftovers() } }
                 docker = backend
             }
         }

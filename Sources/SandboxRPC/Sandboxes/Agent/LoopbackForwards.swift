@@ -19,6 +19,10 @@ final class LoopbackForwards: Sendable {
             defer { closeDescriptor(namespace) }
             var fd: Int32 = -1, hostPort: Int32 = 0
             let rc = sr_forward_start(namespace, Int32(port), &fd, &hostPort)
+            if rc == EPERM {
+                throw .unsupported(reason: "cannot forward port \(port) into the sandbox's network namespace without privileges "
+                    + "(the bridge is not root); give the sandbox network: true")
+            }
             guard rc == 0 else { throw .internalError(reason: "cannot forward port \(port): \(String(cString: strerror(rc)))") }
             forwards[port] = (fd, Int(hostPort))
             return "127.0.0.1:\(hostPort)"

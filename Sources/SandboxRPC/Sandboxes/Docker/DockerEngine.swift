@@ -1,5 +1,4 @@
 import CSandboxShims
-import Dispatch
 import Glibc
 import Protocol
 
@@ -21,7 +20,8 @@ enum DockerError: Error, CustomStringConvertible {
 }
 
 /// The Docker Engine API on its unix socket: a small HTTP/1.1 client, one connection per call
-/// (as the docker CLI does), its blocking I/O on a queue of its own. Chosen over running the
+/// (as the docker CLI does), its blocking I/O on a thread of its own per call: a wedged engine
+/// then stalls only the calls waiting on it, never the pool or other sandboxes' work. Chosen over running the
 /// `docker` CLI: an exec through the API starts about 1.4× sooner, and a sandbox then holds one
 /// socket rather than a `docker exec -i` process of ~24 MiB (bench/README.md, "Docker").
 struct DockerEngine: Sendable {
@@ -29,7 +29,6 @@ struct DockerEngine: Sendable {
 
     /// API 1.41 is Docker 20.10, the oldest engine this speaks to.
     static let apiPrefix = "/v1.41"
-    private static let queue = DispatchQueue(label: "sandbox-rpc.docker-engine", attributes: .concurrent)
 
     /// `DOCKER_HOST` when it names a unix socket, else the standard socket; nil for a TCP host.
     static func fromEnvironment() -> DockerEngine? {
@@ -42,20 +41,13 @@ struct DockerEngine: Sendable {
 
     /// Whether an engine answers `GET /_ping` (blocking; for the start-up probe).
     func answersPing() -> Bool {
-        guard let response = try? exchange("GET", "/_ping", body: nil, timeoutSeconds: 5) else { return false }
+        guard let response = try? exchange("GET", "/_ping", body: nil, timeoutSeconds: 2) else { return false }
         return response.status == 200
     }
 
     /// Calls the API; returns the decoded JSON body (nil when empty) of a 2xx answer.
     func call(_ method: String, _ path: String, body: JSONValue? = nil, timeoutSeconds: Int = 120) async throws(DockerError) -> JSONValue? {
-        let result: Result<JSONValue?, DockerError> = await withCheckedContinuation { continuation in
-            Self.queue.async {
-                continuation.resume(returning: Result { () throws(DockerError) in
-                    try send(method, path, body: body, timeoutSeconds: timeoutSeconds)
-                })
-            }
-        }
-        return try result.get()
+        try await Self.offThread { () throws(DockerError) in try send(method, path, body: body, timeoutSeconds: timeoutSeconds) }
     }
 
     /// `call`, blocking the calling thread.
@@ -72,10 +64,12 @@ struct DockerEngine: Sendable {
     /// Calls an endpoint that switches to a raw stream (exec start, attach) and returns the
     /// connected socket, positioned right after the `101 Switching Protocols` head.
     func upgrade(_ path: String, body: JSONValue) async throws(DockerError) -> Int32 {
-        let result: Result<Int32, DockerError> = await withCheckedContinuation { continuation in
-            Self.queue.async {
-                continuation.resume(returning: Result { () throws(DockerError) in try openStream(path, body: body) })
-            }
+        try await Self.offThread { () throws(DockerError) in try openStream(path, body: body) }
+    }
+
+    private static func offThread<T: Sendable>(_ work: @escaping @Sendable () throws(DockerError) -> T) async throws(DockerError) -> T {
+        let result: Result<T, DockerError> = await withCheckedContinuation { continuation in
+            startThread(name: "docker-engine") { continuation.resume(returning: Result { () throws(DockerError) in try work() }) }
         }
         return try result.get()
     }
@@ -87,6 +81,7 @@ struct DockerEngine: Sendable {
         guard fd >= 0 else { throw .unreachable("\(socketPath): \(String(cString: strerror(errno)))") }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         return fd
     }
 
@@ -154,6 +149,7 @@ struct DockerEngine: Sendable {
         }
         var forever = timeval(tv_sec: 0, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &forever, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &forever, socklen_t(MemoryLayout<timeval>.size))
         return fd
     }
 }

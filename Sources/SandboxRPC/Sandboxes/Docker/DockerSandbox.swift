@@ -63,7 +63,10 @@ enum DockerSandbox {
                 _ = try await connection.call(Ping.self, Empty())
             } catch {
                 await sandbox.terminate()
-                throw RPCError.internalError(reason: "the sandbox's agent did not start in the container (see the bridge's stderr)")
+                if params.limits?.memoryBytes != nil || params.limits?.pids != nil {
+                    throw RPCError.limitExceeded(reason: "the sandbox could not start within its limits (memoryBytes, pids)")
+                }
+                throw RPCError.unsupported(reason: "the sandbox's agent did not start in the container (see the bridge's stderr)")
             }
             return sandbox
         } catch {
@@ -88,7 +91,8 @@ enum DockerSandbox {
             return try await DockerSwarm.place(id: id, image: image, params: params, network: network, backend: backend)
         }
         let engine = backend.engine
-        let created = try await engine.call("POST", "/containers/create?name=sandbox-rpc-\(id)", body: containerSpec(
+        // Unnamed: names are per engine, and every bridge has a sandbox called "default".
+        let created = try await engine.call("POST", "/containers/create", body: containerSpec(
             id: id, image: image, params: params, network: network, backend: backend))
         guard let containerID = created?["Id"]?.stringValue else { throw DockerError.malformed("container create without an Id") }
         do {
@@ -116,7 +120,7 @@ enum DockerSandbox {
             "NetworkMode": .string(network ? DockerBackend.networkName : "none"),
             "CapDrop": ["ALL"],
             "SecurityOpt": ["no-new-privileges"],
-            "Binds": .array([.string("\(backend.agentBinary):\(agentPath):ro")]),
+            "Mounts": [["Type": "bind", "Source": .string(backend.agentBinary), "Target": .string(agentPath), "ReadOnly": true]],
             "Tmpfs": [home: "uid=1000,gid=1000,mode=0755", "/tmp": "mode=1777"],
         ]
         if let memory = params.limits?.memoryBytes, memory > 0 {
@@ -156,7 +160,11 @@ enum DockerSandbox {
     /// The bridge network of sandboxes with `network: true` (made once; reachable from the host).
     private static func ensureNetwork(_ engine: DockerEngine) async throws {
         if (try? await engine.call("GET", "/networks/\(DockerBackend.networkName)")) != nil { return }
-        let body: JSONValue = ["Name": .string(DockerBackend.networkName), "Driver": "bridge", "CheckDuplicate": true]
+        // Sandboxes on it reach out and are reached from the host, not one another.
+        let body: JSONValue = [
+            "Name": .string(DockerBackend.networkName), "Driver": "bridge", "CheckDuplicate": true,
+            "Options": ["com.docker.network.bridge.enable_icc": "false"],
+        ]
         do {
             _ = try await engine.call("POST", "/networks/create", body: body)
         } catch {
@@ -166,7 +174,8 @@ enum DockerSandbox {
     }
 
     /// Engine failures as the client should see them: a missing image is the client's to fix;
-    /// anything else the engine refuses makes the sandbox unavailable here.
+    /// anything else the engine refuses, or answers in a way we cannot read (an engine
+    /// restarting mid-answer), makes the sandbox unavailable here: never a bridge bug.
     private static func map(_ error: any Error, image: String, imageGiven: Bool) -> any Error {
         guard let error = error as? DockerError else { return error }
         switch error {
@@ -175,10 +184,8 @@ enum DockerSandbox {
             return imageGiven
                 ? RPCError.invalidParams(field: "image", reason: reason)
                 : RPCError.unsupported(reason: reason + " (scripts/docker-image builds the default one)")
-        case .engine, .unreachable:
+        case .engine, .unreachable, .malformed:
             return RPCError.unsupported(reason: "docker: \(error)")
-        case .malformed:
-            return RPCError.internalError(reason: "docker: \(error)")
         }
     }
 }

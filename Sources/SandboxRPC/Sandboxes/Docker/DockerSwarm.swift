@@ -32,7 +32,9 @@ enum DockerSwarm {
         guard let serviceID = created?["ID"]?.stringValue else { throw DockerError.malformed("service create without an ID") }
         do {
             let containerID = try await runningTask(of: serviceID, engine: engine)
-            return try await DockerSandbox.inspect(containerID, engine: engine, network: false, serviceID: serviceID)
+            let placement = try await DockerSandbox.inspect(containerID, engine: engine, network: false, serviceID: serviceID)
+            try await requireNoNetwork(containerID, engine: engine)
+            return placement
         } catch {
             _ = try? await engine.call("DELETE", "/services/\(serviceID)")
             throw error
@@ -45,7 +47,6 @@ enum DockerSwarm {
         if let memory = params.limits?.memoryBytes, memory > 0 { limits["MemoryBytes"] = .number(JSONNumber(memory)) }
         if let pids = params.limits?.pids, pids > 0 { limits["Pids"] = .number(JSONNumber(pids)) }
         return [
-            "Name": .string("sandbox-rpc-\(id)"),
             "Labels": labels,
             "Mode": ["Replicated": ["Replicas": 1]],
             "TaskTemplate": [
@@ -62,7 +63,9 @@ enum DockerSwarm {
                     "Labels": labels,
                     "Mounts": [
                         ["Type": "bind", "Source": .string(backend.agentBinary), "Target": .string(DockerSandbox.agentPath), "ReadOnly": true],
+                        // A service's tmpfs cannot be given an owner: the home is world-writable.
                         ["Type": "tmpfs", "Target": .string(DockerSandbox.home), "TmpfsOptions": ["Mode": 0o1777]],
+                        ["Type": "tmpfs", "Target": "/tmp", "TmpfsOptions": ["Mode": 0o1777]],
                     ],
                 ],
                 "Resources": ["Limits": .object(limits)],
@@ -70,6 +73,18 @@ enum DockerSwarm {
                 "Placement": ["Constraints": [.string("node.id == \(nodeID)")]],
             ],
         ]
+    }
+
+    /// A service cannot be put on the `none` network: where the engine gives its tasks one
+    /// (an engine with a default bridge), the sandbox is refused rather than made with a network.
+    private static func requireNoNetwork(_ containerID: String, engine: DockerEngine) async throws {
+        guard case .object(let networks)? = try await engine.call("GET", "/containers/\(containerID)/json")?["NetworkSettings"]?["Networks"]
+        else { return }
+        let addressed = networks.filter { !($0.value["IPAddress"]?.stringValue ?? "").isEmpty }
+        guard addressed.isEmpty else {
+            throw RPCError.unsupported(reason: "this engine gives Swarm tasks a network (\(networks.keys.sorted().joined(separator: ", "))), "
+                + "so a Swarm sandbox without network cannot be made: start the engine with --bridge=none")
+        }
     }
 
     /// Waits until the service's task runs; returns its container.

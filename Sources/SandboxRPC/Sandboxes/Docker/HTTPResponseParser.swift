@@ -64,7 +64,7 @@ struct HTTPResponseParser {
             while true {
                 guard let lineEnd = Self.find([13, 10], in: buffer[...]) else { return nil }
                 let sizeText = String(decoding: buffer[..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-                guard let size = Int(sizeText.trimmingSpaces, radix: 16), size >= 0 else {
+                guard let size = Int(sizeText.trimmingSpaces, radix: 16), size >= 0, size <= 1 << 40 else {
                     throw HTTPParseError(description: "bad chunk size \"\(sizeText)\"")
                 }
                 if size == 0 {
@@ -75,6 +75,9 @@ struct HTTPResponseParser {
                 }
                 let start = lineEnd + 2
                 guard buffer.count >= start + size + 2 else { return nil }
+                guard buffer[start + size] == 13, buffer[start + size + 1] == 10 else {
+                    throw HTTPParseError(description: "a chunk not followed by CRLF")
+                }
                 decoded.append(contentsOf: buffer[start..<(start + size)])
                 buffer.removeSubrange(..<(start + size + 2))
             }
