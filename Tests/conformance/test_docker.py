@@ -210,6 +210,8 @@ def test_get_host_reaches_a_server_inside(dk):
                 time.sleep(0.1)
         assert body == f"network={network}\n"
         dk.ok("sandbox.kill", {"sandboxId": sb}, timeout=30)
+    options = json.loads(docker("network", "inspect", "sandbox-rpc"))[0]["Options"]
+    assert options.get("com.docker.network.bridge.enable_icc") == "false", "sandboxes with network do not reach each other"
 
 
 def test_limits_map_to_the_container(dk):
