@@ -88,7 +88,7 @@ def test_a_container_per_sandbox_with_the_agent_inside(dk):
     assert info["HostConfig"]["CapDrop"] == ["ALL"]
     assert "no-new-privileges" in info["HostConfig"]["SecurityOpt"]
     assert info["Config"]["User"] == "1000:1000"
-    assert info["Config"]["Labels"]["sandbox-rpc.bridge"].split("/")[1] == str(dk.pid)
+    assert info["Config"]["Labels"]["sandbox-rpc.bridge"].split("/")[2] == str(dk.pid)  # boot/pidns/pid/start
     execs = info.get("ExecIDs") or []
     assert len(execs) == 1, "one long-lived exec of the agent, none per command"
     run(dk, sb, "true")
@@ -222,6 +222,22 @@ def test_limits_map_to_the_container(dk):
     assert (info["Memory"], info["PidsLimit"]) == (64 << 20, 32)
     r = run(dk, sb, "for i in {1..60}; do sleep 5 & done")
     assert r["exitCode"] != 0 and "fork: Resource temporarily unavailable" in r["stderr"].replace("retry: ", "")
+
+
+def test_envs_timeout_and_cpu_time(dk):
+    created = dk.ok("sandbox.create", {"isolation": "docker", "envs": {"GREETING": "hello there"}, "timeout": 30,
+                                       "limits": {"cpuSeconds": 1}}, timeout=60)
+    sb = created["sandboxId"]
+    assert created["limits"] == {"cpuSeconds": "rlimit"}
+    assert run(dk, sb, "echo $GREETING")["stdout"] == "hello there\n"
+    spin = run(dk, sb, "while :; do :; done")
+    assert (spin["exitCode"], spin.get("signal")) == (152, "SIGXCPU"), "CPU time per command is bounded"
+    dk.ok("sandbox.setTimeout", {"sandboxId": sb, "timeout": 0.5})
+    dk.wait_for(lambda m: m.get("method") == "sandbox.exit" and m["params"]["sandboxId"] == sb, timeout=20, what="sandbox.exit")
+    deadline = time.monotonic() + 10
+    while containers_of(sb) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert containers_of(sb) == [], "a sandbox whose timeout passed leaves no container"
 
 
 def test_a_missing_image_is_invalid_params(dk):
