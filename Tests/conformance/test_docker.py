@@ -240,6 +240,15 @@ def test_envs_timeout_and_cpu_time(dk):
     assert containers_of(sb) == [], "a sandbox whose timeout passed leaves no container"
 
 
+def test_docker_as_the_default_isolation_with_a_relative_agent_path(prerequisites, make_bridge, tmp_path):
+    relative = os.path.relpath(AGENT, tmp_path)  # the bridge runs in tmp_path
+    bridge = make_bridge("--isolation", "docker", "--docker-agent", relative)
+    assert bridge.run("id -un; hostname")["stdout"] == "user\nsandbox\n"
+    [default] = bridge.ok("sandbox.list")["sandboxes"]
+    assert (default["sandboxId"], default["isolation"]) == ("default", "docker")
+    assert bridge.ok("sandbox.kill", {}, timeout=30) == {"killed": True}
+
+
 def test_a_missing_image_is_invalid_params(dk):
     e = dk.err("sandbox.create", {"isolation": "docker", "image": "sandbox-rpc-no-such-image:1"}, timeout=30)
     assert e["data"]["kind"] == "InvalidParams" and "no such image" in e["message"]

@@ -18,7 +18,8 @@ struct Server {
             if let engine = DockerEngine.fromEnvironment() {
                 let backend = DockerBackend(
                     engine: engine, defaultImage: options.dockerImage,
-                    agentBinary: options.dockerAgent ?? Bubblewrap.selfExecutable(), swarm: options.dockerSwarm, logger: logger)
+                    agentBinary: options.dockerAgent.map(Self.absolutePath) ?? Bubblewrap.selfExecutable(), swarm: options.dockerSwarm,
+                    logger: logger)
                 startThread(name: "docker-probe") { if backend.isAvailable() { backend.removeLeftovers() } }
                 docker = backend
             }
@@ -56,6 +57,13 @@ struct Server {
         let grace = options.eofGrace
         Task { await lifecycle.inputEnded(dispatcher: dispatcher, grace: grace) }
         while true { pause() }
+    }
+
+    /// `path` resolved (the engine binds only absolute paths); as given when it does not exist.
+    static func absolutePath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// The directory under which sandbox homes are made; removed at exit when we made it.
