@@ -79,9 +79,6 @@ enum DockerSandbox {
     struct Placement: Sendable {
         var containerID: String
         var serviceID: String?
-        /// The container's first process on this host, for forwards into its network namespace.
-        var hostPID: pid_t?
-        var address: String?
     }
 
     private static func place(
@@ -97,19 +94,11 @@ enum DockerSandbox {
         guard let containerID = created?["Id"]?.stringValue else { throw DockerError.malformed("container create without an Id") }
         do {
             _ = try await engine.call("POST", "/containers/\(containerID)/start")
-            return try await inspect(containerID, engine: engine, network: network)
+            return Placement(containerID: containerID)
         } catch {
             _ = try? await engine.call("DELETE", "/containers/\(containerID)?force=1&v=1")
             throw error
         }
-    }
-
-    static func inspect(_ containerID: String, engine: DockerEngine, network: Bool, serviceID: String? = nil) async throws -> Placement {
-        let info = try await engine.call("GET", "/containers/\(containerID)/json")
-        var pid: pid_t?
-        if case .number(let number)? = info?["State"]?["Pid"], let value = number.intValue { pid = pid_t(value) }
-        let address = network ? info?["NetworkSettings"]?["Networks"]?[DockerBackend.networkName]?["IPAddress"]?.stringValue : nil
-        return Placement(containerID: containerID, serviceID: serviceID, hostPID: pid, address: address)
     }
 
     /// The container: `--init`, no network (or ours), every capability dropped, no new
@@ -219,12 +208,21 @@ final class DockerContainer: AgentHost {
     }
 
     /// With a network, the container's own address on the sandboxes' bridge network; without,
-    /// a loopback forward into its network namespace.
+    /// a loopback forward into its network namespace (found by its first process's pid).
     func host(forPort port: Int) async throws -> String {
-        if network, let address = placement.address, !address.isEmpty { return "\(address):\(port)" }
-        guard let pid = placement.hostPID, pid > 0 else {
+        let info: JSONValue?
+        do {
+            info = try await engine.call("GET", "/containers/\(placement.containerID)/json")
+        } catch {
+            throw RPCError.unsupported(reason: "docker: \(error)")
+        }
+        if network, let address = info?["NetworkSettings"]?["Networks"]?[DockerBackend.networkName]?["IPAddress"]?.stringValue,
+           !address.isEmpty {
+            return "\(address):\(port)"
+        }
+        guard case .number(let number)? = info?["State"]?["Pid"], let pid = number.intValue, pid > 0 else {
             throw RPCError.unsupported(reason: "the sandbox's container does not run on this host; give it network: true")
         }
-        return try forwards.host(forPort: port) { pid }
+        return try forwards.host(forPort: port) { pid_t(pid) }
     }
 }

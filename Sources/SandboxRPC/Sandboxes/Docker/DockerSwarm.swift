@@ -32,9 +32,8 @@ enum DockerSwarm {
         guard let serviceID = created?["ID"]?.stringValue else { throw DockerError.malformed("service create without an ID") }
         do {
             let containerID = try await runningTask(of: serviceID, engine: engine)
-            let placement = try await DockerSandbox.inspect(containerID, engine: engine, network: false, serviceID: serviceID)
             try await requireNoNetwork(containerID, engine: engine)
-            return placement
+            return DockerSandbox.Placement(containerID: containerID, serviceID: serviceID)
         } catch {
             _ = try? await engine.call("DELETE", "/services/\(serviceID)")
             throw error
