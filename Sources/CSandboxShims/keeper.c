@@ -23,6 +23,10 @@
 static int keeper_sock = -1;
 static pid_t keeper_pid;
 static int accepting = 1;
+/// Signals the keeper ignores (inherited, or SIGPIPE): exec keeps an ignored signal ignored,
+/// so the child resets these; caught ones exec resets by itself. Found once, at start.
+static int ignored_signals[NSIG];
+static int ignored_count;
 
 static void send_event(uint32_t op, uint32_t token, int32_t pid, int32_t status) {
     struct sr_event ev = {op, token, pid, status};
@@ -132,7 +136,7 @@ static void run_child(const struct sr_spawn_header *h, char *cwd, char **argv, c
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+    for (int i = 0; i < ignored_count; i++) signal(ignored_signals[i], SIG_DFL);
     execve(argv[0], argv, envp);
     child_fail(argv[0]);
 }
@@ -182,6 +186,10 @@ void sr_keeper_main(int sock) {
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     setsid();  // terminal signals (Ctrl-C) go to the bridge, which then cleans up through us
     signal(SIGPIPE, SIG_IGN);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction action;
+        if (sigaction(sig, NULL, &action) == 0 && action.sa_handler == SIG_IGN) ignored_signals[ignored_count++] = sig;
+    }
 
     sigset_t mask;
     sigemptyset(&mask);
