@@ -172,6 +172,13 @@ def test_kill_removes_the_container_and_ends_its_processes(dk):
     assert dk.err("commands.run", {"sandboxId": sb, "cmd": "true"})["data"]["kind"] == "SandboxNotFound"
 
 
+def wait_no_containers(sandbox_id: str, timeout: float) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while containers_of(sandbox_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return containers_of(sandbox_id)
+
+
 def test_no_container_outlives_the_bridge(prerequisites, make_bridge):
     ended = make_bridge("--docker-agent", AGENT)
     sb_eof = create(ended)
@@ -181,16 +188,34 @@ def test_no_container_outlives_the_bridge(prerequisites, make_bridge):
 
     killed = make_bridge("--docker-agent", AGENT)
     sb_killed = create(killed)
+    pid = killed.ok("commands.run", {"sandboxId": sb_killed, "cmd": "sleep 300", "background": True})["pid"]
+    assert pid > 0
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait_exit(10)
-    # The agent saw its stdin end and killed its processes; the container itself is removed by
-    # the next bridge to start, which sweeps those of bridges that are gone.
-    sweeper = make_bridge("--docker-agent", AGENT)
-    assert "docker" in sweeper.ok("initialize")["capabilities"]["isolation"]
-    deadline = time.monotonic() + 20
-    while containers_of(sb_killed) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert containers_of(sb_killed) == []
+    # The exec stream closes, the agent sees the end of its input (3 s of grace), kills its
+    # commands and the container's idle main process; the container stops and is removed.
+    assert wait_no_containers(sb_killed, 20) == [], "a SIGKILLed bridge's container goes by itself"
+
+
+def test_the_next_bridge_sweeps_containers_of_bridges_that_are_gone(prerequisites, make_bridge):
+    probe = make_bridge("--docker-agent", AGENT)
+    sb = create(probe)
+    label = json.loads(docker("inspect", containers_of(sb)[0]))[0]["Config"]["Labels"]["sandbox-rpc.bridge"]
+    boot, pidns, _, _ = label.split("/")
+    gone = f"{boot}/{pidns}/999999/1"  # this boot and PID namespace, a bridge that does not run
+    elsewhere = f"{boot}/4026530000/999999/1"  # a PID namespace we cannot see into: not ours to judge
+    left = docker("run", "-d", "--network", "none", "--label", f"sandbox-rpc.bridge={gone}",
+                  "--label", "sandbox-rpc.sandbox=leftover", IMAGE, "sleep", "300").strip()
+    foreign = docker("run", "-d", "--network", "none", "--label", f"sandbox-rpc.bridge={elsewhere}",
+                     "--label", "sandbox-rpc.sandbox=foreign", IMAGE, "sleep", "300").strip()
+    try:
+        sweeper = make_bridge("--docker-agent", AGENT)
+        assert "docker" in sweeper.ok("initialize")["capabilities"]["isolation"]
+        assert wait_no_containers("leftover", 20) == []
+        assert containers_of("foreign") != [], "a bridge in another PID namespace keeps its containers"
+        assert containers_of(sb), "a live bridge keeps its containers"
+    finally:
+        docker("rm", "-f", left, foreign, check=False)
 
 
 def test_get_host_reaches_a_server_inside(dk):

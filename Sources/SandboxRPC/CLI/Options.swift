@@ -10,6 +10,8 @@ struct Options: Sendable {
     var isolation: Isolation = .auto
     /// Set in agent mode: serve one implicit sandbox whose home is this directory.
     var agentHome: String?
+    /// Agent mode in a docker sandbox: on exit, stop the container's idle main process too.
+    var stopsContainer = false
     /// Environment variables and output limit of the implicit "default" sandbox.
     var defaultEnvs: [String: String] = [:]
     var defaultMaxOutputBytes: Int?
@@ -37,7 +39,7 @@ struct Options: Sendable {
 
     static let usage = """
         usage: sandbox-rpc [options]
-               sandbox-rpc agent [--home DIR] [options]
+               sandbox-rpc agent [--home DIR] [--stop-container-on-exit] [options]
                sandbox-rpc mcp [options]      (see docs/mcp.md)
                sandbox-rpc mcp [options]   (an MCP server instead; see sandbox-rpc mcp --help)
 
@@ -93,6 +95,7 @@ struct Options: Sendable {
             case "--eof-grace":
                 guard let text = next(), let n = Double(text), n >= 0 else { return bad("--eof-grace needs a number of seconds >= 0") }
                 options.eofGrace = n
+            case "--stop-container-on-exit" where options.agentHome != nil: options.stopsContainer = true
             case "--home" where options.agentHome != nil:
                 guard let text = next(), !text.isEmpty else { return bad("--home needs a directory") }
                 options.agentHome = text

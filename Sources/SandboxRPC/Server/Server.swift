@@ -37,9 +37,11 @@ struct Server {
             supervisor: supervisor, settings: settings, defaultIsolation: options.isolation, outbox: outbox,
             logger: logger, agentHome: options.agentHome, defaultSandbox: options.defaultSandbox, docker: docker)
         Task { await supervisor.setKeeperLostHandler { id in Task { await registry.sandboxLost(id) } } }
+        let stopsContainer = options.stopsContainer
         let lifecycle = Lifecycle(outbox: outbox, logger: logger) {
             await registry.killAll()
             root.remove()
+            if stopsContainer { DockerSandbox.stopIdleProcesses() }
         }
         let dispatcher = Dispatcher(
             methods: frontEnd.makeMethods(.init(registry: registry, lifecycle: lifecycle, outbox: outbox, logger: logger)),

@@ -106,6 +106,7 @@ enum DockerSandbox {
     static func containerSpec(id: String, image: String, params: SandboxCreate.Params, network: Bool, backend: DockerBackend) -> JSONValue {
         var host: JSONObject = [
             "Init": true,
+            "AutoRemove": true,  // once the agent has stopped it (see stopIdleProcesses)
             "NetworkMode": .string(network ? DockerBackend.networkName : "none"),
             "CapDrop": ["ALL"],
             "SecurityOpt": ["no-new-privileges"],
@@ -131,11 +132,31 @@ enum DockerSandbox {
     }
 
     static func agentArguments(params: SandboxCreate.Params, logger: Logger) -> [String] {
-        var arguments = [agentPath, "agent", "--home", home, "--log-level", "\(logger.level)"]
+        var arguments = [agentPath, "agent", "--home", home, "--stop-container-on-exit", "--log-level", "\(logger.level)"]
         for (key, value) in (params.envs ?? [:]).sorted(by: { $0.key < $1.key }) { arguments += ["--env", "\(key)=\(value)"] }
         if let max = params.limits?.maxOutputBytes { arguments += ["--max-output-bytes", String(max)] }
         if let cpu = params.limits?.cpuSeconds, cpu > 0 { arguments += ["--cpu-seconds", String(cpu)] }
         return arguments
+    }
+
+    /// In the agent, as it exits: ends the container's main process (`__idle`, run by this same
+    /// binary), so that the container stops and the engine removes it (`AutoRemove`). That is
+    /// how a container does not outlive a bridge killed with SIGKILL: its exec stream closes,
+    /// the agent sees the end of its input, kills its commands, and then this.
+    static func stopIdleProcesses() {
+        let me = Bubblewrap.selfExecutable()
+        guard let proc = opendir("/proc") else { return }
+        defer { closedir(proc) }
+        while let entry = readdir(proc) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = pid_t(name), pid != getpid(),
+                  let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline"),
+                  cmdline.split(separator: "\0").dropFirst().first == "__idle" else { continue }
+            var link = [CChar](repeating: 0, count: 4096)
+            let n = readlink("/proc/\(pid)/exe", &link, link.count - 1)
+            guard n > 0, String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == me else { continue }
+            _ = kill(pid, SIGKILL)
+        }
     }
 
     static func enforcement(_ limits: SandboxLimits?) -> [String: String] {
@@ -198,13 +219,25 @@ final class DockerContainer: AgentHost {
 
     var hasExited: Bool { exited.load(ordering: .acquiring) }
 
-    /// Removes the container (or service), and with it every process left inside.
+    /// Removes the container (or service), and with it every process left inside; returns once
+    /// the engine no longer lists it (it may already be on its way out by itself: AutoRemove).
     func kill() async {
         forwards.stopAll()
         if let service = placement.serviceID {
             _ = try? await engine.call("DELETE", "/services/\(service)")
         }
         _ = try? await engine.call("DELETE", "/containers/\(placement.containerID)?force=1&v=1")
+        let deadline = Clock.monotonicNanos() + 10_000_000_000
+        while Clock.monotonicNanos() < deadline {
+            do {
+                _ = try await engine.call("GET", "/containers/\(placement.containerID)/json", timeoutSeconds: 5)
+            } catch DockerError.engine(status: 404, _) {
+                return
+            } catch {
+                return  // the engine is gone: nothing more to do here
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// With a network, the container's own address on the sandboxes' bridge network; without,
