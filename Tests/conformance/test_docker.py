@@ -218,6 +218,18 @@ def test_the_next_bridge_sweeps_containers_of_bridges_that_are_gone(prerequisite
         docker("rm", "-f", left, foreign, check=False)
 
 
+def test_a_container_removed_from_outside_ends_its_sandbox(dk):
+    sb = create(dk)
+    run_id = dk.request("commands.run", {"sandboxId": sb, "cmd": "sleep 300"})
+    time.sleep(0.5)
+    docker("rm", "-f", containers_of(sb)[0])
+    error = dk.wait_response(run_id, 20)["error"]
+    assert error["data"]["kind"] == "SandboxKilled"
+    dk.wait_for(lambda m: m.get("method") == "sandbox.exit" and m["params"]["sandboxId"] == sb, timeout=20, what="sandbox.exit")
+    assert dk.err("commands.run", {"sandboxId": sb, "cmd": "true"})["data"]["kind"] == "SandboxNotFound"
+    assert dk.ok("ping") == {}
+
+
 def test_get_host_reaches_a_server_inside(dk):
     for network in (False, True):
         sb = create(dk, network=network)

@@ -10,11 +10,14 @@ final class Lifecycle: Sendable {
     private let outbox: Outbox
     private let logger: Logger
     private let cleanup: @Sendable () async -> Void
+    /// The very last step, once stdout is flushed (an agent stopping its container).
+    private let lastly: @Sendable () -> Void
 
-    init(outbox: Outbox, logger: Logger, cleanup: @escaping @Sendable () async -> Void) {
+    init(outbox: Outbox, logger: Logger, cleanup: @escaping @Sendable () async -> Void, lastly: @escaping @Sendable () -> Void = {}) {
         self.outbox = outbox
         self.logger = logger
         self.cleanup = cleanup
+        self.lastly = lastly
     }
 
     /// Kills everything and exits 0. Only the first call does anything.
@@ -24,13 +27,16 @@ final class Lifecycle: Sendable {
         let done = Atomic<Bool>(false)
         // Whatever happens, leave within a few seconds: the keepers kill what is left anyway
         // once our end of their sockets closes.
-        startThread(name: "exit-watchdog") {
+        startThread(name: "exit-watchdog") { [lastly] in
             var waited = 0
             while !done.load(ordering: .acquiring) && waited < 5000 {
                 usleep(10_000)
                 waited += 10
             }
-            if !done.load(ordering: .acquiring) { exit(0) }
+            if !done.load(ordering: .acquiring) {
+                lastly()
+                exit(0)
+            }
         }
         await cleanup()
         if flush {
@@ -42,6 +48,7 @@ final class Lifecycle: Sendable {
             }
         }
         done.store(true, ordering: .releasing)
+        lastly()
         exit(0)
     }
 

@@ -41,6 +41,8 @@ struct Server {
         let lifecycle = Lifecycle(outbox: outbox, logger: logger) {
             await registry.killAll()
             root.remove()
+        } lastly: {
+            // After the flush: the container's end takes this process with it.
             if stopsContainer { DockerSandbox.stopIdleProcesses() }
         }
         let dispatcher = Dispatcher(
