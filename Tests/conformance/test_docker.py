@@ -192,8 +192,8 @@ def test_no_container_outlives_the_bridge(prerequisites, make_bridge):
     assert pid > 0
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait_exit(10)
-    # The exec stream closes, the agent sees the end of its input (3 s of grace), kills its
-    # commands and the container's idle main process; the container stops and is removed.
+    # The exec stream closes, the agent sees the end of its input, kills its commands and then
+    # the container's idle main process; the container stops and the engine removes it.
     assert wait_no_containers(sb_killed, 20) == [], "a SIGKILLed bridge's container goes by itself"
 
 

@@ -7,6 +7,8 @@ import Synchronization
 /// every sandbox, flushes stdout and exits 0.
 final class Lifecycle: Sendable {
     private let terminating = Atomic<Bool>(false)
+    /// Set by whichever of the exit paths (done, or the watchdog) gets there first.
+    private let exiting = Atomic<Bool>(false)
     private let outbox: Outbox
     private let logger: Logger
     private let cleanup: @Sendable () async -> Void
@@ -27,16 +29,13 @@ final class Lifecycle: Sendable {
         let done = Atomic<Bool>(false)
         // Whatever happens, leave within a few seconds: the keepers kill what is left anyway
         // once our end of their sockets closes.
-        startThread(name: "exit-watchdog") { [lastly] in
+        startThread(name: "exit-watchdog") { [self] in
             var waited = 0
             while !done.load(ordering: .acquiring) && waited < 5000 {
                 usleep(10_000)
                 waited += 10
             }
-            if !done.load(ordering: .acquiring) {
-                lastly()
-                exit(0)
-            }
+            if !done.load(ordering: .acquiring) { leave() }
         }
         await cleanup()
         if flush {
@@ -48,8 +47,16 @@ final class Lifecycle: Sendable {
             }
         }
         done.store(true, ordering: .releasing)
-        lastly()
-        exit(0)
+        leave()
+    }
+
+    /// Runs `lastly` and exits, on one thread only: the other waits here for the process to end.
+    private func leave() -> Never {
+        if !exiting.exchange(true, ordering: .acquiringAndReleasing) {
+            lastly()
+            exit(0)
+        }
+        while true { pause() }
     }
 
     /// Stdin reached its end: give requests in flight `grace` seconds to answer, then exit.

@@ -2,9 +2,18 @@ import Glibc
 
 /// The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
 func processStartTime(_ pid: pid_t) -> UInt64? {
+    statFields(pid).flatMap { $0.count > 19 ? UInt64($0[19]) : nil }
+}
+
+/// The parent of a process (field 4 of /proc/PID/stat).
+func processParent(_ pid: pid_t) -> pid_t? {
+    statFields(pid).flatMap { $0.count > 1 ? pid_t($0[1]) : nil }
+}
+
+/// The fields of /proc/PID/stat after the command name, from the state (field 3) on.
+private func statFields(_ pid: pid_t) -> [Substring]? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    return fields.count > 19 ? UInt64(fields[19]) : nil
+    return stat[stat.index(after: close)...].split(separator: " ")
 }
 
 /// Facts about executable files.

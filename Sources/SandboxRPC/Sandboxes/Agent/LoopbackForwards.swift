@@ -6,13 +6,20 @@ import Synchronization
 /// Loopback listeners on the host, each forwarding to a port inside a sandbox's own network
 /// namespace: how a client reaches a server in a sandbox that has no network of its own.
 final class LoopbackForwards: Sendable {
-    /// Sandbox port → (listening socket, host port).
-    private let forwards = Mutex<[Int: (fd: Int32, port: Int)]>([:])
+    private struct State {
+        /// Sandbox port → (listening socket, host port).
+        var forwards: [Int: (fd: Int32, port: Int)] = [:]
+        /// The sandbox has ended: no new forward into it.
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
 
     /// The host address forwarding to `port`; `insider` names a process in the namespace.
     func host(forPort port: Int, insider: () -> pid_t?) throws(RPCError) -> String {
-        try forwards.withLock { (forwards) throws(RPCError) -> String in
-            if let forward = forwards[port] { return "127.0.0.1:\(forward.port)" }
+        try state.withLock { (state) throws(RPCError) -> String in
+            guard !state.stopped else { throw .sandboxKilled(sandboxId: "") }
+            if let forward = state.forwards[port] { return "127.0.0.1:\(forward.port)" }
             guard let inside = insider() else { throw .sandboxKilled(sandboxId: "") }
             let namespace = open("/proc/\(inside)/ns/net", O_RDONLY | O_CLOEXEC)
             guard namespace >= 0 else { throw .internalError(reason: "cannot open the sandbox's network namespace") }
@@ -24,15 +31,16 @@ final class LoopbackForwards: Sendable {
                     + "(the bridge is not root); give the sandbox network: true")
             }
             guard rc == 0 else { throw .internalError(reason: "cannot forward port \(port): \(String(cString: strerror(rc)))") }
-            forwards[port] = (fd, Int(hostPort))
+            state.forwards[port] = (fd, Int(hostPort))
             return "127.0.0.1:\(hostPort)"
         }
     }
 
     func stopAll() {
-        forwards.withLock { forwards in
-            for forward in forwards.values { sr_forward_stop(forward.fd) }
-            forwards = [:]
+        state.withLock { state in
+            state.stopped = true
+            for forward in state.forwards.values { sr_forward_stop(forward.fd) }
+            state.forwards = [:]
         }
     }
 }

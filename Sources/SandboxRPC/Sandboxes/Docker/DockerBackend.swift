@@ -60,6 +60,10 @@ final class DockerBackend: Sendable {
             logger.info("docker: no engine answers on \(engine.socketPath)")
             return false
         }
+        guard access(agentBinary, X_OK) == 0 else {
+            logger.warn("docker: the agent binary \(agentBinary) is missing or not executable (--docker-agent)")
+            return false
+        }
         guard ExecutableFile.isStaticallyLinked(agentBinary) else {
             logger.warn("docker: \(agentBinary) is dynamically linked and cannot run in a container's image; "
                 + "build a static one with scripts/build-release and pass it with --docker-agent")

@@ -24,7 +24,7 @@ enum DockerSandbox {
             if network { try await ensureNetwork(backend.engine) }
             let placed = try await place(id: id, image: image, params: params, network: network, backend: backend)
             return try await connect(
-                id: id, params: params, container: DockerContainer(engine: backend.engine, placement: placed, network: network),
+                id: id, params: params, container: DockerContainer(engine: backend.engine, placement: placed, sandboxId: id, network: network),
                 backend: backend, outbox: outbox, logger: logger, onAgentExit: onAgentExit)
         } catch {
             throw map(error, image: image, imageGiven: params.image != nil)
@@ -140,9 +140,10 @@ enum DockerSandbox {
     }
 
     /// In the agent, as it exits: ends the container's main process (`__idle`, run by this same
-    /// binary), so that the container stops and the engine removes it (`AutoRemove`). That is
-    /// how a container does not outlive a bridge killed with SIGKILL: its exec stream closes,
-    /// the agent sees the end of its input, kills its commands, and then this.
+    /// binary, the child of the container's init), so that the container stops and the engine
+    /// removes it (`AutoRemove`). That is how a container does not outlive a bridge killed with
+    /// SIGKILL: its exec stream closes, the agent sees the end of its input, kills its commands,
+    /// and then this. (A Swarm task stops too; its service waits for the next bridge's sweep.)
     static func stopIdleProcesses() {
         let me = Bubblewrap.selfExecutable()
         guard let proc = opendir("/proc") else { return }
@@ -151,7 +152,8 @@ enum DockerSandbox {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard let pid = pid_t(name), pid != getpid(),
                   let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline"),
-                  cmdline.split(separator: "\0").dropFirst().first == "__idle" else { continue }
+                  cmdline.split(separator: "\0").dropFirst().first == "__idle",
+                  processParent(pid) == 1 else { continue }  // the container's init's child: ours, not a neighbour's
             var link = [CChar](repeating: 0, count: 4096)
             let n = readlink("/proc/\(pid)/exe", &link, link.count - 1)
             guard n > 0, String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == me else { continue }
@@ -169,7 +171,17 @@ enum DockerSandbox {
 
     /// The bridge network of sandboxes with `network: true` (made once; reachable from the host).
     private static func ensureNetwork(_ engine: DockerEngine) async throws {
-        if (try? await engine.call("GET", "/networks/\(DockerBackend.networkName)")) != nil { return }
+        let path = "/networks/\(DockerBackend.networkName)"
+        if let existing = try? await engine.call("GET", path) {
+            guard existing["Options"]?["com.docker.network.bridge.enable_icc"]?.stringValue != "false" else { return }
+            // Made by an older bridge with traffic between sandboxes on: replace it, or refuse.
+            do {
+                _ = try await engine.call("DELETE", path)
+            } catch {
+                throw RPCError.unsupported(reason: "the docker network \(DockerBackend.networkName) lets containers reach one another "
+                    + "and is in use; remove it (docker network rm \(DockerBackend.networkName)) for sandboxes with network")
+            }
+        }
         // Sandboxes on it reach out and are reached from the host, not one another.
         let body: JSONValue = [
             "Name": .string(DockerBackend.networkName), "Driver": "bridge", "CheckDuplicate": true,
@@ -179,7 +191,7 @@ enum DockerSandbox {
             _ = try await engine.call("POST", "/networks/create", body: body)
         } catch {
             // Made meanwhile by another sandbox, or a real failure: the next lookup tells.
-            _ = try await engine.call("GET", "/networks/\(DockerBackend.networkName)")
+            _ = try await engine.call("GET", path)
         }
     }
 
@@ -204,12 +216,14 @@ enum DockerSandbox {
 final class DockerContainer: AgentHost {
     private let engine: DockerEngine
     let placement: DockerSandbox.Placement
+    private let sandboxId: String
     private let network: Bool
     private let exited = Atomic(false)
     private let forwards = LoopbackForwards()
 
-    init(engine: DockerEngine, placement: DockerSandbox.Placement, network: Bool) {
+    init(engine: DockerEngine, placement: DockerSandbox.Placement, sandboxId: String, network: Bool) {
         self.engine = engine
+        self.sandboxId = sandboxId
         self.placement = placement
         self.network = network
     }
@@ -226,16 +240,18 @@ final class DockerContainer: AgentHost {
         if let service = placement.serviceID {
             _ = try? await engine.call("DELETE", "/services/\(service)")
         }
-        _ = try? await engine.call("DELETE", "/containers/\(placement.containerID)?force=1&v=1")
-        let deadline = Clock.monotonicNanos() + 10_000_000_000
+        do {
+            _ = try await engine.call("DELETE", "/containers/\(placement.containerID)?force=1&v=1")
+            return  // a forced removal answers once it is done
+        } catch DockerError.engine(status: 409, _) {
+            // Already being removed (AutoRemove, once the agent stopped it): wait for that, briefly.
+        } catch {
+            return  // gone already (404), or the engine is: nothing more to do here
+        }
+        let deadline = Clock.monotonicNanos() + 2_000_000_000
         while Clock.monotonicNanos() < deadline {
-            do {
-                _ = try await engine.call("GET", "/containers/\(placement.containerID)/json", timeoutSeconds: 5)
-            } catch DockerError.engine(status: 404, _) {
-                return
-            } catch {
-                return  // the engine is gone: nothing more to do here
-            }
+            guard let info = try? await engine.call("GET", "/containers/\(placement.containerID)/json", timeoutSeconds: 2),
+                  info["State"]?["Status"]?.stringValue != "dead" else { return }
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
@@ -243,9 +259,12 @@ final class DockerContainer: AgentHost {
     /// With a network, the container's own address on the sandboxes' bridge network; without,
     /// a loopback forward into its network namespace (found by its first process's pid).
     func host(forPort port: Int) async throws -> String {
+        guard !hasExited else { throw RPCError.sandboxKilled(sandboxId: sandboxId) }
         let info: JSONValue?
         do {
             info = try await engine.call("GET", "/containers/\(placement.containerID)/json")
+        } catch DockerError.engine(status: 404, _) {
+            throw RPCError.sandboxKilled(sandboxId: sandboxId)
         } catch {
             throw RPCError.unsupported(reason: "docker: \(error)")
         }
