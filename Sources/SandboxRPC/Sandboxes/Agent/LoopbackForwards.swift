@@ -14,13 +14,16 @@ final class LoopbackForwards: Sendable {
     }
 
     private let state = Mutex(State())
+    private let sandboxId: String
+
+    init(sandboxId: String) { self.sandboxId = sandboxId }
 
     /// The host address forwarding to `port`; `insider` names a process in the namespace.
     func host(forPort port: Int, insider: () -> pid_t?) throws(RPCError) -> String {
         try state.withLock { (state) throws(RPCError) -> String in
-            guard !state.stopped else { throw .sandboxKilled(sandboxId: "") }
+            guard !state.stopped else { throw .sandboxKilled(sandboxId: sandboxId) }
             if let forward = state.forwards[port] { return "127.0.0.1:\(forward.port)" }
-            guard let inside = insider() else { throw .sandboxKilled(sandboxId: "") }
+            guard let inside = insider() else { throw .sandboxKilled(sandboxId: sandboxId) }
             let namespace = open("/proc/\(inside)/ns/net", O_RDONLY | O_CLOEXEC)
             guard namespace >= 0 else { throw .internalError(reason: "cannot open the sandbox's network namespace") }
             defer { closeDescriptor(namespace) }

@@ -162,11 +162,12 @@ final class LaunchedAgent: AgentHost {
     let network: Bool
     /// A pidfd of bwrap (it is reaped automatically, so its pid may name another process later).
     private let pidfd: Int32
-    private let forwards = LoopbackForwards()
+    private let forwards: LoopbackForwards
 
-    init(pid: pid_t, network: Bool) {
+    init(pid: pid_t, sandboxId: String, network: Bool) {
         self.pid = pid
         self.network = network
+        self.forwards = LoopbackForwards(sandboxId: sandboxId)
         self.pidfd = sr_pidfd_open(pid)
     }
 

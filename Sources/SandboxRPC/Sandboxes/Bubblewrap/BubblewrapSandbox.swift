@@ -61,7 +61,7 @@ enum BubblewrapSandbox {
         }
         closeDescriptor(input[0])
         closeDescriptor(output[1])
-        let agent = LaunchedAgent(pid: pid, network: network)
+        let agent = LaunchedAgent(pid: pid, sandboxId: id, network: network)
         let connection = AgentConnection(
             input: input[1], output: output[0], sandboxId: id, outbox: outbox, logger: logger, onClosed: onAgentExit)
         let sandbox = AgentSandbox(

@@ -219,11 +219,12 @@ final class DockerContainer: AgentHost {
     private let sandboxId: String
     private let network: Bool
     private let exited = Atomic(false)
-    private let forwards = LoopbackForwards()
+    private let forwards: LoopbackForwards
 
     init(engine: DockerEngine, placement: DockerSandbox.Placement, sandboxId: String, network: Bool) {
         self.engine = engine
         self.sandboxId = sandboxId
+        self.forwards = LoopbackForwards(sandboxId: sandboxId)
         self.placement = placement
         self.network = network
     }
