@@ -16,6 +16,13 @@ private func statFields(_ pid: pid_t) -> [Substring]? {
     return stat[stat.index(after: close)...].split(separator: " ")
 }
 
+/// Where a symbolic link points (as /proc's links to executables and namespaces).
+func symbolicLinkTarget(_ path: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink(path, &buffer, buffer.count - 1)
+    return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+}
+
 /// Facts about executable files.
 enum ExecutableFile {
     /// No program interpreter (PT_INTERP): the file runs without the host's dynamic loader.

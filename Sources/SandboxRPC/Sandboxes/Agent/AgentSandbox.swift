@@ -32,6 +32,21 @@ final class AgentSandbox: Sandbox {
 
     var files: any FileSystem { AgentFileSystem(connection: connection) }
 
+    /// Waits for the agent's first answer. When none comes, ends the sandbox and throws why it
+    /// could not start: within its memory or pids limits (the likely cause is then the client's
+    /// own), else `failure`.
+    func waitUntilServing(limits: SandboxLimits?, otherwise failure: RPCError) async throws {
+        do {
+            _ = try await connection.call(Ping.self, Empty())
+        } catch {
+            await terminate()
+            if limits?.memoryBytes != nil || limits?.pids != nil {
+                throw RPCError.limitExceeded(reason: "the sandbox could not start within its limits (memoryBytes, pids)")
+            }
+            throw failure
+        }
+    }
+
     func run(_ params: CommandsRun.Params, context: RequestContext) async throws -> CommandsRun.Result {
         let background = params.background ?? false
         let result = try await connection.call(CommandsRun.self, params, gatesPid: background)

@@ -61,10 +61,7 @@ enum Bubblewrap {
     }
 
     static func selfExecutable() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "/proc/self/exe" }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        symbolicLinkTarget("/proc/self/exe") ?? "/proc/self/exe"
     }
 
     /// The environment bwrap itself starts with (the agent builds clean ones for commands).

@@ -67,16 +67,8 @@ enum BubblewrapSandbox {
         let sandbox = AgentSandbox(
             id: id, isolation: .bwrap, home: Bubblewrap.sandboxHome, metadata: params.metadata ?? [:], agent: agent,
             connection: connection, enforcement: resources.enforcement, cleanup: cleanup)
-        do {
-            _ = try await connection.call(Ping.self, Empty())
-        } catch {
-            await sandbox.terminate()
-            if params.limits?.memoryBytes != nil || params.limits?.pids != nil {
-                // The likely cause is the client's own: a sandbox cannot start within such limits.
-                throw RPCError.limitExceeded(reason: "the sandbox could not start within its limits (memoryBytes, pids)")
-            }
-            throw RPCError.internalError(reason: "the sandbox's agent did not start (see the bridge's stderr)")
-        }
+        try await sandbox.waitUntilServing(
+            limits: params.limits, otherwise: .internalError(reason: "the sandbox's agent did not start (see the bridge's stderr)"))
         return sandbox
     }
 }

@@ -38,9 +38,7 @@ final class DockerBackend: Sendable {
     /// Boot and PID namespace: where a pid means the same process as here.
     private static let namespace: String = {
         let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id")) ?? "unknown"
-        var link = [CChar](repeating: 0, count: 64)
-        let n = readlink("/proc/self/ns/pid", &link, link.count - 1)
-        let pidNamespace = n > 0 ? String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown"
+        let pidNamespace = symbolicLinkTarget("/proc/self/ns/pid") ?? "unknown"
         return boot.filter { !$0.isWhitespace } + "/" + pidNamespace.filter { $0.isNumber }
     }()
 

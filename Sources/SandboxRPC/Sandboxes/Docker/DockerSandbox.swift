@@ -59,15 +59,9 @@ enum DockerSandbox {
             let sandbox = AgentSandbox(
                 id: id, isolation: .docker, home: home, metadata: params.metadata ?? [:], agent: container,
                 connection: connection, enforcement: enforcement(params.limits), cleanup: {})
-            do {
-                _ = try await connection.call(Ping.self, Empty())
-            } catch {
-                await sandbox.terminate()
-                if params.limits?.memoryBytes != nil || params.limits?.pids != nil {
-                    throw RPCError.limitExceeded(reason: "the sandbox could not start within its limits (memoryBytes, pids)")
-                }
-                throw RPCError.unsupported(reason: "the sandbox's agent did not start in the container (see the bridge's stderr)")
-            }
+            try await sandbox.waitUntilServing(
+                limits: params.limits,
+                otherwise: .unsupported(reason: "the sandbox's agent did not start in the container (see the bridge's stderr)"))
             return sandbox
         } catch {
             await container.kill()
@@ -153,10 +147,8 @@ enum DockerSandbox {
             guard let pid = pid_t(name), pid != getpid(),
                   let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline"),
                   cmdline.split(separator: "\0").dropFirst().first == "__idle",
-                  processParent(pid) == 1 else { continue }  // the container's init's child: ours, not a neighbour's
-            var link = [CChar](repeating: 0, count: 4096)
-            let n = readlink("/proc/\(pid)/exe", &link, link.count - 1)
-            guard n > 0, String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == me else { continue }
+                  processParent(pid) == 1,  // the container's init's child: ours, not a neighbour's
+                  symbolicLinkTarget("/proc/\(pid)/exe") == me else { continue }
             _ = kill(pid, SIGKILL)
         }
     }
