@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int sr_errno(void) { return errno; }
@@ -38,6 +39,35 @@ int sr_poll_one(int fd, short events, int timeout_ms) {
     int n;
     do { n = poll(&p, 1, timeout_ms); } while (n < 0 && errno == EINTR);
     return n < 0 ? -1 : p.revents;
+}
+
+int sr_write_line(int fd, const void *bytes, size_t count) {
+    char newline = '\n';
+    struct iovec parts[2] = {{(void *)bytes, count}, {&newline, 1}};
+    struct iovec *next = parts;
+    int left = 2;
+    while (left > 0) {
+        ssize_t n = writev(fd, next, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {  // a non-blocking descriptor that took part of it
+                struct pollfd p = {fd, POLLOUT, 0};
+                poll(&p, 1, -1);
+                continue;
+            }
+            return errno;
+        }
+        while (left > 0 && (size_t)n >= next->iov_len) {
+            n -= (ssize_t)next->iov_len;
+            next++;
+            left--;
+        }
+        if (left > 0) {
+            next->iov_base = (char *)next->iov_base + n;
+            next->iov_len -= (size_t)n;
+        }
+    }
+    return 0;
 }
 
 void sr_tune_malloc(void) {
@@ -186,6 +216,8 @@ int sr_decode_wait_status(int status) {
     if (WIFSIGNALED(status)) return -WTERMSIG(status);
     return 0;
 }
+
+int sr_set_status_flags(int fd, int flags) { return fcntl(fd, F_SETFL, flags); }
 
 int sr_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
 

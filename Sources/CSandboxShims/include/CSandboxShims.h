@@ -80,6 +80,9 @@ int sr_set_nonblocking(int fd);
 int sr_set_blocking(int fd);
 int sr_set_cloexec(int fd);
 int sr_set_pipe_size(int fd, int size);
+/// Sets a descriptor's status flags (F_SETFL) to exactly `flags`: one call where the current
+/// flags are known.
+int sr_set_status_flags(int fd, int flags);
 int sr_socketpair_seqpacket(int fds[2]);
 /// A blocking, close-on-exec stream socket connected to the unix socket at `path`; -1 with errno.
 int sr_connect_unix(const char *path);
@@ -127,6 +130,8 @@ int sr_pidfd_send_signal(int pidfd, int sig);
 int sr_pidfd_exited(int pidfd);
 /// Waits until `fd` is readable or writable (`events`: POLLIN/POLLOUT bits), up to `timeout_ms`.
 int sr_poll_one(int fd, short events, int timeout_ms);
+/// Writes `count` bytes and a newline to `fd`, all of them (waiting if it must); 0 or an errno.
+int sr_write_line(int fd, const void *bytes, size_t count);
 /// Names the calling thread (up to 15 bytes), for ps and debuggers.
 void sr_set_thread_name(const char *name);
 

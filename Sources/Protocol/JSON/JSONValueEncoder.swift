@@ -5,58 +5,70 @@ public struct JSONValueEncoder {
     public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
         if let json = value as? JSONValue { return json }
         let root = Node()
-        try value.encode(to: ValueEncoder(node: root, codingPath: []))
+        try value.encode(to: ValueEncoder(node: root, parentPath: [], key: nil))
         return root.resolved()
     }
 }
 
 /// A mutable tree built while encoding; containers hand out child nodes and the tree is
-/// resolved into a `JSONValue` at the end.
+/// resolved into a `JSONValue` at the end. Children are appended in place (no copy per key).
 private final class Node {
-    enum Content {
-        case empty
-        case value(JSONValue)
-        case object([(String, Node)])
-        case array([Node])
+    enum Kind { case empty, value, object, array }
+
+    private(set) var kind = Kind.empty
+    private var value = JSONValue.null
+    private var keys: [String] = []
+    private var children: [Node] = []
+
+    var count: Int { kind == .array ? children.count : 0 }
+
+    func set(_ value: JSONValue) {
+        kind = .value
+        self.value = value
     }
 
-    var content: Content = .empty
-
     func resolved() -> JSONValue {
-        switch content {
+        switch kind {
         case .empty: return .object(JSONObject())
-        case .value(let v): return v
-        case .object(let entries): return .object(JSONObject(entries.map { (key: $0.0, value: $0.1.resolved()) }))
-        case .array(let nodes): return .array(nodes.map { $0.resolved() })
+        case .value: return value
+        case .object: return .object(JSONObject(zip(keys, children).map { (key: $0, value: $1.resolved()) }))
+        case .array: return .array(children.map { $0.resolved() })
         }
     }
 
     func child(forKey key: String) -> Node {
-        var entries: [(String, Node)]
-        if case .object(let existing) = content { entries = existing } else { entries = [] }
-        if let found = entries.first(where: { $0.0 == key }) { return found.1 }
+        makeObject()
+        if let index = keys.firstIndex(of: key) { return children[index] }
         let node = Node()
-        entries.append((key, node))
-        content = .object(entries)
+        keys.append(key)
+        children.append(node)
         return node
     }
 
     func appendChild() -> Node {
-        var nodes: [Node]
-        if case .array(let existing) = content { nodes = existing } else { nodes = [] }
+        makeArray()
         let node = Node()
-        nodes.append(node)
-        content = .array(nodes)
+        children.append(node)
         return node
     }
 
-    func makeObject() { if case .object = content {} else { content = .object([]) } }
-    func makeArray() { if case .array = content {} else { content = .array([]) } }
+    func makeObject() { become(.object) }
+    func makeArray() { become(.array) }
+
+    private func become(_ container: Kind) {
+        guard kind != container else { return }
+        kind = container
+        keys = []
+        children = []
+    }
 }
 
 private struct ValueEncoder: Encoder {
     let node: Node
-    let codingPath: [any CodingKey]
+    /// As in the decoder: the path is joined only when asked for.
+    let parentPath: [any CodingKey]
+    let key: (any CodingKey)?
+    var codingPath: [any CodingKey] { key.map { parentPath + [$0] } ?? parentPath }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
@@ -73,28 +85,29 @@ private struct ValueEncoder: Encoder {
 }
 
 extension ValueEncoder: SingleValueEncodingContainer {
-    func encodeNil() { node.content = .value(.null) }
-    func encode(_ value: Bool) { node.content = .value(.bool(value)) }
-    func encode(_ value: String) { node.content = .value(.string(value)) }
-    func encode(_ value: Double) { node.content = .value(.number(JSONNumber(value))) }
-    func encode(_ value: Float) { node.content = .value(.number(JSONNumber(Double(value)))) }
-    func encode(_ value: Int) { node.content = .value(.number(JSONNumber(value))) }
+    func encodeNil() { node.set(.null) }
+    func encode(_ value: Bool) { node.set(.bool(value)) }
+    func encode(_ value: String) { node.set(.string(value)) }
+    func encode(_ value: Double) { node.set(.number(JSONNumber(value))) }
+    func encode(_ value: Float) { node.set(.number(JSONNumber(Double(value)))) }
+    func encode(_ value: Int) { node.set(.number(JSONNumber(value))) }
     func encode(_ value: Int8) { encode(Int(value)) }
     func encode(_ value: Int16) { encode(Int(value)) }
     func encode(_ value: Int32) { encode(Int(value)) }
     func encode(_ value: Int64) { encode(Int(value)) }
-    func encode(_ value: UInt) { node.content = .value(.number(JSONNumber(literal: String(value)))) }
+    func encode(_ value: UInt) { node.set(.number(JSONNumber(literal: String(value)))) }
     func encode(_ value: UInt8) { encode(Int(value)) }
     func encode(_ value: UInt16) { encode(Int(value)) }
     func encode(_ value: UInt32) { encode(Int(value)) }
-    func encode(_ value: UInt64) { node.content = .value(.number(JSONNumber(literal: String(value)))) }
+    func encode(_ value: UInt64) { node.set(.number(JSONNumber(literal: String(value)))) }
 
     func encode<T: Encodable>(_ value: T) throws {
-        if let json = value as? JSONValue {
-            node.content = .value(json)
-        } else {
-            try value.encode(to: self)
-        }
+        // The common leaves directly: `encode(to:)` would box this encoder as a container.
+        if T.self == String.self { encode(value as! String) }
+        else if T.self == Int.self { encode(value as! Int) }
+        else if T.self == Bool.self { encode(value as! Bool) }
+        else if let json = value as? JSONValue { node.set(json) }
+        else { try value.encode(to: self) }
     }
 }
 
@@ -103,7 +116,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let codingPath: [any CodingKey]
 
     private func encoder(for key: Key) -> ValueEncoder {
-        ValueEncoder(node: node.child(forKey: key.stringValue), codingPath: codingPath + [key])
+        ValueEncoder(node: node.child(forKey: key.stringValue), parentPath: codingPath, key: key)
     }
 
     mutating func encodeNil(forKey key: Key) { encoder(for: key).encodeNil() }
@@ -119,19 +132,16 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         encoder(for: key).unkeyedContainer()
     }
 
-    mutating func superEncoder() -> any Encoder { ValueEncoder(node: node, codingPath: codingPath) }
+    mutating func superEncoder() -> any Encoder { ValueEncoder(node: node, parentPath: codingPath, key: nil) }
     mutating func superEncoder(forKey key: Key) -> any Encoder { encoder(for: key) }
 }
 
 private struct UnkeyedContainer: UnkeyedEncodingContainer {
     let node: Node
     let codingPath: [any CodingKey]
-    var count: Int {
-        if case .array(let nodes) = node.content { return nodes.count }
-        return 0
-    }
+    var count: Int { node.count }
 
-    private func next() -> ValueEncoder { ValueEncoder(node: node.appendChild(), codingPath: codingPath) }
+    private func next() -> ValueEncoder { ValueEncoder(node: node.appendChild(), parentPath: codingPath, key: nil) }
 
     mutating func encodeNil() { next().encodeNil() }
     mutating func encode<T: Encodable>(_ value: T) throws { try next().encode(value) }

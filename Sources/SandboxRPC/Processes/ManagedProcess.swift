@@ -1,3 +1,4 @@
+import CSandboxShims
 import Protocol
 
 /// How a process is to be run and reported, after the sandbox applied its defaults.
@@ -30,8 +31,20 @@ struct OutputChannel {
     /// The start of a character split by the last read, held back until it is complete.
     var carry: [UInt8] = []
     var registered = false
+    var grown = false
 
     var isOpen: Bool { fd >= 0 }
+
+    /// A pipe starts at the default 64 KiB; one that a single read found full belongs to a fast
+    /// writer, and gets room for 1 MiB, so that it writes (and we read) in larger pieces.
+    mutating func grow(afterReading count: Int) {
+        guard !grown, count >= Self.defaultPipeCapacity else { return }
+        grown = true
+        _ = sr_set_pipe_size(fd, Int32(Self.grownPipeCapacity))
+    }
+
+    static let defaultPipeCapacity = 64 << 10
+    static let grownPipeCapacity = 1 << 20
 }
 
 /// The write end of a process's stdin, when it was started with `stdin: true`.

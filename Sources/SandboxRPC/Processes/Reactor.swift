@@ -10,9 +10,11 @@ protocol ReactorDelegate: AnyObject, Sendable {
     func reactorFireTimers()
 }
 
-/// One OS thread with an epoll loop. It is also the serial executor of the supervisor actor,
-/// so the supervisor's state is touched only here and blocking calls never reach Swift's pool.
-final class Reactor: SerialExecutor, @unchecked Sendable {
+/// One OS thread with an epoll loop. It is the serial executor of the supervisor actor, so the
+/// supervisor's state is touched only here and blocking calls never reach Swift's pool, and a
+/// task executor for requests that only drive processes: such a request starts a process and
+/// is answered when it exits without leaving this thread.
+final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     // @unchecked: `epoll` and `wakeFD` never change after init, `jobs` and `threadID` are
     // synchronized, and `delegate` is written once in `start` before the thread exists.
     private let epoll: Int32
@@ -22,6 +24,7 @@ final class Reactor: SerialExecutor, @unchecked Sendable {
     private nonisolated(unsafe) var delegate: (any ReactorDelegate)?
 
     static let wakeToken: UInt64 = .max
+    static let jobsPerTurn = 256
 
     init() throws(SystemError) {
         epoll = try syscall("epoll_create1") { sr_epoll_create() }
@@ -39,15 +42,16 @@ final class Reactor: SerialExecutor, @unchecked Sendable {
 
     var isOnReactorThread: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
 
-    // MARK: SerialExecutor
+    // MARK: SerialExecutor, TaskExecutor
 
+    /// Jobs from other threads wake the loop; the loop's own run before it waits again.
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let first = jobs.withLock { jobs in
             jobs.append(job)
             return jobs.count == 1
         }
-        if first { wake() }
+        if first && !isOnReactorThread { wake() }
     }
 
     func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
@@ -79,9 +83,13 @@ final class Reactor: SerialExecutor, @unchecked Sendable {
         let capacity = 256
         var tokens = [UInt64](repeating: 0, count: capacity)
         var events = [UInt32](repeating: 0, count: capacity)
-        let executor = asUnownedSerialExecutor()
+        // Every job here runs isolated to this thread: a task that prefers this executor then
+        // enters the supervisor actor, and leaves it, without being queued again.
+        let serialExecutor = asUnownedSerialExecutor()
+        let taskExecutor = asUnownedTaskExecutor()
         while true {
-            let timeout = delegate!.reactorNextTimeout()
+            let jobsWaiting = jobs.withLock { !$0.isEmpty }
+            let timeout = jobsWaiting ? 0 : delegate!.reactorNextTimeout()
             let count = sr_epoll_wait(epoll, &tokens, &events, Int32(capacity), timeout)
             if count > 0 {
                 for i in 0..<Int(count) {
@@ -94,13 +102,18 @@ final class Reactor: SerialExecutor, @unchecked Sendable {
                 }
             }
             delegate!.reactorFireTimers()
-            // One batch of jobs per turn, so that I/O is not starved by a burst of requests;
-            // jobs enqueued meanwhile wrote the eventfd, and epoll returns at once for them.
-            let batch = jobs.withLock { jobs -> [UnownedJob] in
-                defer { jobs.removeAll(keepingCapacity: true) }
-                return jobs
+            // Jobs until none is left (a request hops between actors here, each hop a job), but
+            // at most `jobsPerTurn`, so that a burst of requests does not starve I/O.
+            var ran = 0
+            while ran < Self.jobsPerTurn {
+                let batch = jobs.withLock { jobs -> [UnownedJob] in
+                    defer { jobs.removeAll(keepingCapacity: true) }
+                    return jobs
+                }
+                if batch.isEmpty { break }
+                for job in batch { job.runSynchronously(isolatedTo: serialExecutor, taskExecutor: taskExecutor) }
+                ran += batch.count
             }
-            for job in batch { job.runSynchronously(on: executor) }
         }
     }
 }

@@ -28,11 +28,10 @@ struct Stdio {
         let out = try pipe()
         let err = try pipe()
         let input = withStdin ? try pipe() : nil
-        for fd in [out.read, err.read] {
-            _ = sr_set_nonblocking(fd)
-            _ = sr_set_pipe_size(fd, 1 << 20)
-        }
-        if let input { _ = sr_set_nonblocking(input.write) }
+        // Fresh pipe ends have no other status flags. Pipes keep the default size (64 KiB) until
+        // a read finds one full (`OutputChannel.grow`): most commands print little.
+        for fd in [out.read, err.read] { _ = sr_set_status_flags(fd, O_NONBLOCK) }
+        if let input { _ = sr_set_status_flags(input.write, O_NONBLOCK) }
         return Stdio(
             childEnds: [input?.read ?? devNull, out.write, err.write], stdout: out.read, stderr: err.read,
             stdin: input?.write, ownedChildEnds: [out.write, err.write] + (input.map { [$0.read] } ?? []))

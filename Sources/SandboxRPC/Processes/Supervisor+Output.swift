@@ -29,6 +29,7 @@ extension Supervisor {
         guard fd >= 0 else { return .closed }
         let n = read(fd, readBuffer.baseAddress, readBuffer.count)
         if n > 0 {
+            process[stream].grow(afterReading: n)
             consume(process, stream, UnsafeBufferPointer(rebasing: readBuffer[0..<n]))
             return .data
         }

@@ -75,6 +75,7 @@ final class ArrivalOrder: Sendable {
         /// Returns once every earlier request of the lane has taken effect; throws if the
         /// request is cancelled before that (it then never takes effect).
         func turn() async throws(CancellationError) {
+            if order.isFirst(self) { return }  // nothing earlier in the lane: no suspension
             let admitted = await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in order.wait(self, continuation) }
             } onCancel: {
@@ -103,6 +104,10 @@ final class ArrivalOrder: Sendable {
             return state.nextSerial
         }
         return Ticket(lane: lane, serial: serial, order: self)
+    }
+
+    private func isFirst(_ ticket: Ticket) -> Bool {
+        state.withLock { $0.lanes[ticket.lane]?.position(of: ticket.serial) == 0 }
     }
 
     private func wait(_ ticket: Ticket, _ continuation: CheckedContinuation<Bool, Never>) {

@@ -21,9 +21,15 @@ final class Dispatcher: Sendable {
     private let arrivalOrder = ArrivalOrder()
     private let maxLineBytes: Int
     private let answersCancelledRequests: Bool
+    /// Where tasks of methods placed `.reactor` run; nil: every task on the pool.
+    private let reactor: Reactor?
 
-    init(methods: MethodTable, outbox: Outbox, logger: Logger, maxLineBytes: Int, answersCancelledRequests: Bool = true) {
+    init(
+        methods: MethodTable, outbox: Outbox, logger: Logger, maxLineBytes: Int, answersCancelledRequests: Bool = true,
+        reactor: Reactor? = nil
+    ) {
         self.methods = methods
+        self.reactor = reactor
         self.maxLineBytes = maxLineBytes
         self.answersCancelledRequests = answersCancelledRequests
         self.outbox = outbox
@@ -128,7 +134,7 @@ final class Dispatcher: Sendable {
             return serial
         }
         let ticket = ticket(method: method, params: params)
-        let task = Task {
+        let task = Task(executorPreference: executor(for: method)) { [self] in
             let context = RequestContext()
             let response: [UInt8]?
             do {
@@ -149,6 +155,11 @@ final class Dispatcher: Sendable {
             return state.entries[serial]!.cancelRequested
         }
         if cancelNow { task.cancel() }
+    }
+
+    /// The reactor for methods placed there, else nil: the global executor.
+    private func executor(for method: String) -> (any TaskExecutor)? {
+        methods.placement(of: method) == .reactor ? reactor : nil
     }
 
     /// A place in the arrival order of the request's sandbox, taken on the reader thread.

@@ -24,14 +24,27 @@ final class RequestContext: Sendable {
 struct MethodTable: Sendable {
     typealias Handler = @Sendable (JSONValue?, RequestContext) async throws -> JSONValue
 
+    /// Where a method's task runs.
+    enum Placement {
+        /// Swift's cooperative pool: for handlers that may block (the disk, other threads).
+        case pool
+        /// The reactor thread, beside the processes the handler drives, so that starting a
+        /// process and answering when it exits take no thread hop. Only for handlers that never
+        /// block and do little work of their own.
+        case reactor
+    }
+
     private var handlers: [String: Handler] = [:]
     /// Methods whose params are `SandboxScoped`: they take effect in arrival order per sandbox.
     private var sandboxScoped: Set<String> = []
+    private var onReactor: Set<String> = []
 
     mutating func register<M: RPCMethod>(
-        _ method: M.Type, _ body: @escaping @Sendable (M.Params, RequestContext) async throws -> M.Result
+        _ method: M.Type, on placement: Placement = .pool,
+        _ body: @escaping @Sendable (M.Params, RequestContext) async throws -> M.Result
     ) {
         if M.Params.self is any SandboxScoped.Type { sandboxScoped.insert(M.name) }
+        if placement == .reactor { onReactor.insert(M.name) }
         handlers[M.name] = { raw, context in
             let params = try Self.decode(M.Params.self, from: raw)
             let result = try await body(params, context)
@@ -40,6 +53,8 @@ struct MethodTable: Sendable {
     }
 
     func handler(for method: String) -> Handler? { handlers[method] }
+
+    func placement(of method: String) -> Placement { onReactor.contains(method) ? .reactor : .pool }
 
     /// The lane of `ArrivalOrder` a request belongs to: its sandbox, read from the raw params
     /// without decoding them (a malformed `sandboxId` fails later, when they are decoded).

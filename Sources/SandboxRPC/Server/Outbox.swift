@@ -1,15 +1,23 @@
+import CSandboxShims
 import Dispatch
+import Glibc
 import Synchronization
 
 /// The bounded queue of encoded lines between everything that speaks and the one stdout writer.
 /// Past `highWater` bytes it reports congestion, and the supervisor stops reading child pipes
 /// (so the children block on their own writes) until the writer has brought it below `lowWater`.
+///
+/// With a `directFD`, a short message sent while nothing is queued or being written goes
+/// straight to that descriptor from the sender's thread, when it can take it without blocking:
+/// an answer then costs no wake-up of the writer thread.
 final class Outbox: Sendable {
     private struct State {
         var pending: [UInt8] = []
         var spare: [UInt8] = []
         var writerWaiting = false
         var writing = false
+        /// A sender is writing to `directFD`; the writer thread waits for it.
+        var writingDirectly = false
         var congested = false
         var closed = false
         var onDrained: (@Sendable () -> Void)?
@@ -21,10 +29,16 @@ final class Outbox: Sendable {
     private let state = Mutex(State())
     private let wakeWriter = DispatchSemaphore(value: 0)
     private let uncongested = DispatchSemaphore(value: 0)
+    private let directFD: Int32?
 
-    init(highWater: Int = 2 << 20, lowWater: Int = 512 << 10) {
+    /// At most this much is written directly: `PIPE_BUF`, so a write to a pipe with room is
+    /// whole and never blocks.
+    static let directWriteLimit = 4096
+
+    init(highWater: Int = 2 << 20, lowWater: Int = 512 << 10, directFD: Int32? = nil) {
         self.highWater = highWater
         self.lowWater = lowWater
+        self.directFD = directFD
     }
 
     /// Called (from the writer thread) when a congested outbox has drained below `lowWater`.
@@ -36,6 +50,7 @@ final class Outbox: Sendable {
 
     /// Queues one message line; `line` must not contain its newline.
     func send(line: [UInt8]) {
+        if line.count < Self.directWriteLimit, writeDirectly(line) { return }
         enqueue { pending in
             pending.append(contentsOf: line)
             pending.append(0x0A)
@@ -45,6 +60,30 @@ final class Outbox: Sendable {
     /// Queues bytes that are already whole lines (each ending in a newline).
     func send(lines: UnsafeRawBufferPointer) {
         enqueue { $0.append(contentsOf: lines) }
+    }
+
+    /// Writes `line` and its newline to `directFD` if nothing is queued or being written and the
+    /// descriptor takes it now; false (nothing written) otherwise.
+    private func writeDirectly(_ line: [UInt8]) -> Bool {
+        guard let fd = directFD else { return false }
+        let mine = state.withLock { state -> Bool in
+            guard !state.closed, !state.writing, !state.writingDirectly, state.pending.isEmpty else { return false }
+            state.writingDirectly = true
+            return true
+        }
+        guard mine else { return false }
+        var written = false
+        if sr_poll_one(fd, Int16(POLLOUT), 0) & Int32(POLLOUT) != 0 {
+            written = line.withUnsafeBytes { sr_write_line(fd, $0.baseAddress, $0.count) } == 0
+        }
+        let wake = state.withLock { state -> Bool in
+            state.writingDirectly = false
+            guard !state.pending.isEmpty, state.writerWaiting else { return false }
+            state.writerWaiting = false
+            return true
+        }
+        if wake { wakeWriter.signal() }
+        return written
     }
 
     /// Returns whether the outbox is congested after queuing.
@@ -67,7 +106,7 @@ final class Outbox: Sendable {
     func take(recycling recycled: inout [UInt8]) -> [UInt8]? {
         while true {
             let chunk: [UInt8]? = state.withLock { state in
-                if !state.pending.isEmpty {
+                if !state.pending.isEmpty && !state.writingDirectly {
                     recycled.removeAll(keepingCapacity: true)
                     let chunk = state.pending
                     state.pending = state.spare.isEmpty ? recycled : state.spare
@@ -76,7 +115,7 @@ final class Outbox: Sendable {
                     return chunk
                 }
                 state.writing = false
-                if state.closed { return [] }
+                if state.closed && state.pending.isEmpty { return [] }
                 state.writerWaiting = true
                 return nil
             }
@@ -109,7 +148,7 @@ final class Outbox: Sendable {
     }
 
     /// Whether everything queued has been written.
-    var isIdle: Bool { state.withLock { $0.pending.isEmpty && !$0.writing } }
+    var isIdle: Bool { state.withLock { $0.pending.isEmpty && !$0.writing && !$0.writingDirectly } }
 
     /// The reader of stdout is gone: drop what is queued and accept nothing more, so that nobody
     /// waits for a flush that cannot happen.

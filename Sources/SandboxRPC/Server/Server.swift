@@ -24,7 +24,7 @@ struct Server {
                 docker = backend
             }
         }
-        let outbox = Outbox()
+        let outbox = Outbox(directFD: 1)
         let reactor = try Reactor()
         let supervisor = try Supervisor(reactor: reactor, outbox: outbox, logger: logger)
         supervisor.start()
@@ -48,7 +48,7 @@ struct Server {
         let dispatcher = Dispatcher(
             methods: frontEnd.makeMethods(.init(registry: registry, lifecycle: lifecycle, outbox: outbox, logger: logger)),
             outbox: outbox, logger: logger, maxLineBytes: options.maxMessageBytes,
-            answersCancelledRequests: frontEnd.answersCancelledRequests)
+            answersCancelledRequests: frontEnd.answersCancelledRequests, reactor: reactor)
 
         StdoutWriter.start(outbox: outbox) {
             Task { await lifecycle.terminate(reason: "stdout closed", flush: false) }

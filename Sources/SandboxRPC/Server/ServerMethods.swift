@@ -11,7 +11,7 @@ enum ServerMethods {
                 protocolVersion: 1,
                 capabilities: .init(isolation: registry.availableIsolations.map(\.rawValue), pty: true, files: true))
         }
-        table.register(Ping.self) { _, _ in Empty() }
+        table.register(Ping.self, on: .reactor) { _, _ in Empty() }
         table.register(Shutdown.self) { _, context in
             context.afterResponse { await lifecycle.terminate(reason: "shutdown requested") }
             await registry.killAll()
@@ -32,13 +32,13 @@ enum ServerMethods {
             return SandboxGetHost.Result(host: try await registry.sandbox(params.sandboxId).getHost(port: params.port))
         }
 
-        table.register(CommandsRun.self) { params, context in
+        table.register(CommandsRun.self, on: .reactor) { params, context in
             try await registry.sandbox(params.sandboxId).run(params, context: context)
         }
-        table.register(CommandsList.self) { params, _ in
+        table.register(CommandsList.self, on: .reactor) { params, _ in
             CommandsList.Result(processes: try await registry.sandbox(params.sandboxId).list())
         }
-        table.register(CommandsKill.self) { params, _ in
+        table.register(CommandsKill.self, on: .reactor) { params, _ in
             Killed(killed: try await registry.sandbox(params.sandboxId).kill(pid: params.pid, signal: params.signal ?? .kill))
         }
         table.register(CommandsSendStdin.self) { params, _ in
@@ -46,29 +46,29 @@ enum ServerMethods {
             try await registry.sandbox(params.sandboxId).sendStdin(pid: params.pid, data: bytes)
             return Empty()
         }
-        table.register(CommandsCloseStdin.self) { params, _ in
+        table.register(CommandsCloseStdin.self, on: .reactor) { params, _ in
             try await registry.sandbox(params.sandboxId).closeStdin(pid: params.pid)
             return Empty()
         }
-        table.register(CommandsConnect.self) { params, context in
+        table.register(CommandsConnect.self, on: .reactor) { params, context in
             try await registry.sandbox(params.sandboxId).connect(pid: params.pid, context: context)
         }
-        table.register(CommandsDisconnect.self) { params, _ in
+        table.register(CommandsDisconnect.self, on: .reactor) { params, _ in
             try await registry.sandbox(params.sandboxId).disconnect(pid: params.pid)
             return Empty()
         }
-        table.register(CommandsWait.self) { params, _ in
+        table.register(CommandsWait.self, on: .reactor) { params, _ in
             if let timeout = params.timeout, !(timeout >= 0 && timeout.isFinite) {
                 throw RPCError.invalidParams(field: "timeout", reason: "must be a number of seconds >= 0")
             }
             return try await registry.sandbox(params.sandboxId).wait(pid: params.pid, timeout: params.timeout)
         }
-        table.register(CommandsSnapshot.self) { params, _ in
+        table.register(CommandsSnapshot.self, on: .reactor) { params, _ in
             try await registry.sandbox(params.sandboxId).snapshot(
                 pid: params.pid, since: params.since ?? .zero, budget: max(0, params.budget ?? 16 * 1024))
         }
 
-        table.register(PtyCreate.self) { params, context in
+        table.register(PtyCreate.self, on: .reactor) { params, context in
             PtyCreate.Result(pid: try await registry.sandbox(params.sandboxId).createPty(params, context: context))
         }
         table.register(PtySendInput.self) { params, _ in
@@ -76,7 +76,7 @@ enum ServerMethods {
             try await registry.sandbox(params.sandboxId).sendPtyInput(pid: params.pid, data: bytes)
             return Empty()
         }
-        table.register(PtyResize.self) { params, _ in
+        table.register(PtyResize.self, on: .reactor) { params, _ in
             try await registry.sandbox(params.sandboxId).resizePty(pid: params.pid, cols: params.cols, rows: params.rows)
             return Empty()
         }

@@ -25,6 +25,9 @@ final class LocalSandbox: Sandbox {
     private let supervisor: Supervisor
     private let settings: LocalSandboxSettings
     private let bridgeUser = UserAccount.current()
+    /// The environment of a command that brings no envs of its own and runs as the bridge's
+    /// user: most of them, built once.
+    private let plainEnvironment: [String]
 
     var home: String { workspace.path }
     var limitEnforcement: [String: String] { resources.enforcement }
@@ -45,6 +48,9 @@ final class LocalSandbox: Sandbox {
             try Workspace.make(root: settings.root, name: id)
         }
         self.workspace = workspace
+        self.plainEnvironment = CommandEnvironment.build(
+            home: workspace.path, user: bridgeUser.name, inherited: settings.inheritedEnvironment,
+            sandboxEnvs: params.envs ?? [:], commandEnvs: [:])
         let resources = SandboxResources.make(sandboxId: id, limits: params.limits, processesPerUser: false)
         self.resources = resources
         do {
@@ -131,7 +137,8 @@ final class LocalSandbox: Sandbox {
         let directory = workspace.resolve(cwd)
         try Workspace.requireDirectory(directory)
         let account = try account(for: user)
-        let environment = CommandEnvironment.build(
+        let plain = account == nil && (commandEnvs ?? [:]).isEmpty && extraEnvs.isEmpty
+        let environment = plain ? plainEnvironment : CommandEnvironment.build(
             home: home, user: account?.name ?? bridgeUser.name, inherited: settings.inheritedEnvironment,
             sandboxEnvs: envs, commandEnvs: commandEnvs ?? [:], extra: extraEnvs)
         var request = SpawnRequest(argv: [], environment: environment, cwd: directory, account: account)
