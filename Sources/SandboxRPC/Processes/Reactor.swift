@@ -22,8 +22,13 @@ final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     private let jobs = Mutex<[UnownedJob]>([])
     private let threadID = Atomic<UInt>(0)
     private nonisolated(unsafe) var delegate: (any ReactorDelegate)?
+    /// Descriptors watched for others than the delegate (stdin), by token. Added before the
+    /// thread starts, removed on it.
+    private nonisolated(unsafe) var sources: [UInt64: (UInt32) -> Void] = [:]
 
     static let wakeToken: UInt64 = .max
+    /// Tokens of `sources` have this bit; the delegate's tokens are descriptors, below it.
+    private static let sourceBit: UInt64 = 1 << 32
     static let jobsPerTurn = 256
 
     init() throws(SystemError) {
@@ -74,6 +79,21 @@ final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
         _ = sr_epoll_ctl(epoll, Int32(SR_EPOLL_DEL), fd, 0, 0)
     }
 
+    /// Calls `handler` on the reactor thread whenever `fd` is ready for `events`. Only before
+    /// `start`; fails (EPERM) for a descriptor epoll cannot watch, such as a regular file.
+    func watch(fd: Int32, events: UInt32, _ handler: @escaping (UInt32) -> Void) throws(SystemError) {
+        precondition(delegate == nil, "sources are added before the reactor starts")
+        let token = Self.sourceBit | UInt64(fd)
+        try add(fd: fd, events: events, token: token)
+        sources[token] = handler
+    }
+
+    /// Stops watching a source; on the reactor thread.
+    func unwatch(fd: Int32) {
+        remove(fd: fd)
+        sources[Self.sourceBit | UInt64(fd)] = nil
+    }
+
     private func wake() {
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
@@ -96,6 +116,8 @@ final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
                     if tokens[i] == Self.wakeToken {
                         var value: UInt64 = 0
                         _ = read(wakeFD, &value, 8)
+                    } else if tokens[i] & Self.sourceBit != 0 {
+                        sources[tokens[i]]?(events[i])
                     } else {
                         delegate!.reactorHandle(token: tokens[i], events: events[i])
                     }

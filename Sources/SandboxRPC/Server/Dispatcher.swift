@@ -36,7 +36,7 @@ final class Dispatcher: Sendable {
         self.logger = logger
     }
 
-    /// Handles one frame from stdin. Called on the reader thread; never blocks.
+    /// Handles one frame from stdin, on the thread that reads it (in arrival order); never blocks.
     func receive(_ frame: Frame) {
         switch frame {
         case .tooLong:

@@ -27,7 +27,6 @@ struct Server {
         let outbox = Outbox(directFD: 1)
         let reactor = try Reactor()
         let supervisor = try Supervisor(reactor: reactor, outbox: outbox, logger: logger)
-        supervisor.start()
 
         let settings = LocalSandboxSettings(
             root: root.path,
@@ -55,11 +54,12 @@ struct Server {
         }
         lifecycle.watchSignals()
 
-        var reader = LineReader(fd: 0, maxLineBytes: options.maxMessageBytes)
-        reader.run(deliver: dispatcher.receive)
-
         let grace = options.eofGrace
-        Task { await lifecycle.inputEnded(dispatcher: dispatcher, grace: grace) }
+        let reader = LineReader(fd: 0, maxLineBytes: options.maxMessageBytes)
+        reader.start(reactor: reactor, deliver: dispatcher.receive) {
+            Task { await lifecycle.inputEnded(dispatcher: dispatcher, grace: grace) }
+        }
+        supervisor.start()
         while true { pause() }
     }
 
