@@ -52,6 +52,22 @@ import Testing
         #expect(JSONWriter.string(try JSONValueEncoder().encode(CommandsRun.Result.started(pid: 8))) == #"{"pid":8}"#)
         #expect(JSONWriter.string(try JSONValueEncoder().encode(Empty())) == "{}")
     }
+
+    @Test func aHandBuiltResultEqualsItsEncodableForm() throws {
+        let results: [CommandsRun.Result] = [
+            .finished(CommandResult(pid: 3, stdout: "a\n\u{1}\"", stderr: "é", exitCode: 0)),
+            .finished(CommandResult(pid: 4, stdout: "", stderr: "", exitCode: 137, signal: .kill)),
+            .finished(CommandResult(pid: 5, stdout: "x", stderr: "", exitCode: 1, truncated: .init(stdout: 7, stderr: 0))),
+            .started(pid: 8),
+        ]
+        // Inside an array, each element goes through `Encodable`; alone, through `json`.
+        guard case .array(let encodable) = try JSONValueEncoder().encode(results) else {
+            Issue.record("not an array")
+            return
+        }
+        #expect(encodable == results.map(\.json))
+        #expect(try results.map { try JSONValueEncoder().encode($0) } == results.map(\.json))
+    }
 }
 
 @Suite struct RunResultDecodingTests {

@@ -91,7 +91,7 @@ int sr_pipe_cloexec(int fds[2]);
 /// Decodes a wait status: returns the exit code, or -signal when killed by a signal.
 int sr_decode_wait_status(int status);
 
-enum { SR_EPOLL_IN = 0x001, SR_EPOLL_OUT = 0x004 };
+enum { SR_EPOLL_IN = 0x001, SR_EPOLL_OUT = 0x004, SR_EPOLL_HUP = 0x010 };
 enum { SR_EPOLL_ADD = 1, SR_EPOLL_DEL = 2, SR_EPOLL_MOD = 3 };
 
 int sr_epoll_create(void);

@@ -4,10 +4,18 @@ public struct JSONValueEncoder {
 
     public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
         if let json = value as? JSONValue { return json }
+        if let value = value as? any JSONValueRepresentable { return value.json }
         let root = Node()
         try value.encode(to: ValueEncoder(node: root, parentPath: [], key: nil))
         return root.resolved()
     }
+}
+
+/// A value that builds its own `JSONValue`, without the `Encodable` machinery: for results on
+/// the hot path (a run's result is encoded once per command). `json` must equal the `Encodable`
+/// form, which the tests compare.
+public protocol JSONValueRepresentable: Encodable {
+    var json: JSONValue { get }
 }
 
 /// A mutable tree built while encoding; containers hand out child nodes and the tree is

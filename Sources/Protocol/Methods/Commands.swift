@@ -26,6 +26,17 @@ public struct CommandResult: Codable, Sendable, Equatable {
     }
 }
 
+extension CommandResult: JSONValueRepresentable {
+    public var json: JSONValue {
+        var entries: [(key: String, value: JSONValue)] = [
+            ("pid", .number(pid)), ("stdout", .string(stdout)), ("stderr", .string(stderr)), ("exitCode", .number(exitCode)),
+        ]
+        if let signal { entries.append(("signal", .string(signal.description))) }
+        if let truncated { entries.append(("truncated", ["stdout": .number(truncated.stdout), "stderr": .number(truncated.stderr)])) }
+        return .object(JSONObject(entries))
+    }
+}
+
 public enum CommandsRun: RPCMethod {
     public static let name = "commands.run"
 
@@ -219,4 +230,13 @@ public struct CommandExit: RPCNotification {
 public enum OutputStream: String, WireEnum {
     case stdout
     case stderr
+}
+
+extension CommandsRun.Result: JSONValueRepresentable {
+    public var json: JSONValue {
+        switch self {
+        case .finished(let result): result.json
+        case .started(let pid): ["pid": .number(pid)]
+        }
+    }
 }

@@ -13,25 +13,25 @@ struct Stdio {
     /// Child ends we opened (and must close once the keeper has its copies).
     private let ownedChildEnds: [Int32]
 
-    static func pipes(withStdin: Bool, devNull: Int32) throws(RPCError) -> Stdio {
-        var opened: [Int32] = []
-        func pipe() throws(RPCError) -> (read: Int32, write: Int32) {
+    /// Pipes for stdout and stderr (from `reserve`), and for stdin when asked; else /dev/null.
+    static func pipes(withStdin: Bool, devNull: Int32, reserve: inout OutputPipeReserve) throws(RPCError) -> Stdio {
+        let out = try reserve.take()
+        let err: (read: Int32, write: Int32)
+        do { err = try reserve.take() } catch {
+            [out.read, out.write].forEach(closeDescriptor)
+            throw error
+        }
+        var input: (read: Int32, write: Int32)?
+        if withStdin {
             var fds: [Int32] = [-1, -1]
             guard sr_pipe_cloexec(&fds) == 0 else {
                 let error = sr_errno()
-                opened.forEach(closeDescriptor)
+                [out.read, out.write, err.read, err.write].forEach(closeDescriptor)
                 throw RPCError(errno: error, action: "pipe")
             }
-            opened += fds
-            return (fds[0], fds[1])
+            _ = sr_set_status_flags(fds[1], O_NONBLOCK)  // fresh: no other status flags
+            input = (fds[0], fds[1])
         }
-        let out = try pipe()
-        let err = try pipe()
-        let input = withStdin ? try pipe() : nil
-        // Fresh pipe ends have no other status flags. Pipes keep the default size (64 KiB) until
-        // a read finds one full (`OutputChannel.grow`): most commands print little.
-        for fd in [out.read, err.read] { _ = sr_set_status_flags(fd, O_NONBLOCK) }
-        if let input { _ = sr_set_status_flags(input.write, O_NONBLOCK) }
         return Stdio(
             childEnds: [input?.read ?? devNull, out.write, err.write], stdout: out.read, stderr: err.read,
             stdin: input?.write, ownedChildEnds: [out.write, err.write] + (input.map { [$0.read] } ?? []))
@@ -60,5 +60,34 @@ struct Stdio {
         closeChildEnds()
         [stdout, stderr].forEach(closeDescriptor)
         if let stdin { closeDescriptor(stdin) }
+    }
+}
+
+/// Output pipes made ahead of need, so that starting a process makes none on its way: the
+/// supervisor tops the reserve up after a start, while the process loads. A pipe starts at the
+/// default size (64 KiB) and grows when a read finds it full (`OutputChannel.grow`).
+struct OutputPipeReserve {
+    /// Two processes' stdout and stderr; each pipe held costs two descriptors.
+    static let capacity = 4
+    private var spare: [(read: Int32, write: Int32)] = []
+
+    /// A pipe of the reserve, or a new one when it is empty.
+    mutating func take() throws(RPCError) -> (read: Int32, write: Int32) {
+        if let pipe = spare.popLast() { return pipe }
+        return try Self.make()
+    }
+
+    /// Makes pipes until the reserve is full, or descriptors run out (then a start makes its own,
+    /// and fails with a clear error if it cannot).
+    mutating func refill() {
+        while spare.count < Self.capacity, let pipe = try? Self.make() { spare.append(pipe) }
+    }
+
+    /// Both ends close-on-exec; the read end (ours) non-blocking, the write end (the child's) not.
+    private static func make() throws(RPCError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard sr_pipe_cloexec(&fds) == 0 else { throw RPCError(errno: sr_errno(), action: "pipe") }
+        _ = sr_set_status_flags(fds[0], O_NONBLOCK)  // fresh: no other status flags
+        return (fds[0], fds[1])
     }
 }

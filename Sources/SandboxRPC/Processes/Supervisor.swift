@@ -36,9 +36,8 @@ actor Supervisor: ReactorDelegate {
 
     struct PendingSpawn {
         let options: ProcessOptions
-        let stdoutFD: Int32
-        let stderrFD: Int32
-        let stdinFD: Int32?
+        /// Our ends and the child's: those are closed once the child is known to have its copies.
+        let stdio: Stdio
         let arm: Bool
         let continuation: CheckedContinuation<Int, any Error>
     }
@@ -71,6 +70,7 @@ actor Supervisor: ReactorDelegate {
     /// Where output notifications are encoded before they are copied into the outbox.
     var scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 256 * 1024 * UTF8Sanitizer.maxExpansion + 4096)
     let devNull: Int32
+    var pipeReserve = OutputPipeReserve()
     private static let waiterIDs = Atomic<Int>(1)
 
     init(reactor: Reactor, outbox: Outbox, logger: Logger) throws(SystemError) {
@@ -101,6 +101,7 @@ actor Supervisor: ReactorDelegate {
         }
         owners[keeper.socket] = .keeper(sandboxId: sandboxId)
         sandboxes[sandboxId] = SandboxState(id: sandboxId, keeper: keeper)
+        pipeReserve.refill()
     }
 
     func state(_ sandboxId: String) throws(RPCError) -> SandboxState {
@@ -158,7 +159,7 @@ actor Supervisor: ReactorDelegate {
     /// Starts a process in the sandbox; `arm: false` leaves its pipes unread until `arm` is called.
     func start(sandboxId: String, request: SpawnRequest, options: ProcessOptions, arm: Bool) async throws -> Int {
         let state = try state(sandboxId)
-        let stdio = try options.isPty ? Stdio.terminal(size: options.terminalSize) : Stdio.pipes(withStdin: options.withStdin, devNull: devNull)
+        let stdio = try options.isPty ? Stdio.terminal(size: options.terminalSize) : Stdio.pipes(withStdin: options.withStdin, devNull: devNull, reserve: &pipeReserve)
         let token = nextToken
         nextToken &+= 1
         do throws(SystemError) {
@@ -178,12 +179,9 @@ actor Supervisor: ReactorDelegate {
             if state.keeperGone { throw RPCError.sandboxKilled(sandboxId: sandboxId) }
             throw RPCError.internalError(reason: "cannot reach the sandbox supervisor: \(error)")
         }
-        stdio.closeChildEnds()
         ArrivalOrder.hasTakenEffect()  // the keeper has the request; the pid comes back in order
         return try await withCheckedThrowingContinuation { continuation in
-            state.pendingSpawns[token] = PendingSpawn(
-                options: options, stdoutFD: stdio.stdout, stderrFD: stdio.stderr, stdinFD: stdio.stdin, arm: arm,
-                continuation: continuation)
+            state.pendingSpawns[token] = PendingSpawn(options: options, stdio: stdio, arm: arm, continuation: continuation)
         }
     }
 
@@ -197,9 +195,12 @@ actor Supervisor: ReactorDelegate {
 
     private func spawned(_ state: SandboxState, token: UInt32, pid: Int) {
         guard let pending = state.pendingSpawns.removeValue(forKey: token) else { return }
+        // Closed now rather than when the request went out, which is the hurried moment; until
+        // here our copies keep the pipes from ending, and no exit can be reported before this.
+        pending.stdio.closeChildEnds()
         let process = ManagedProcess(
             pid: pid, sandboxId: state.id, options: pending.options,
-            stdoutFD: pending.stdoutFD, stderrFD: pending.stderrFD, stdinFD: pending.stdinFD)
+            stdoutFD: pending.stdio.stdout, stderrFD: pending.stdio.stderr, stdinFD: pending.stdio.stdin)
         if let previous = state.processes[pid] {
             closeChannels(previous)  // a remembered exit whose pid came round again
             state.exitedOrder.removeAll { $0 == pid }
@@ -215,12 +216,12 @@ actor Supervisor: ReactorDelegate {
         }
         if pending.arm { arm(process) }
         pending.continuation.resume(returning: pid)
+        pipeReserve.refill()  // while the process loads, for the next start
     }
 
     private func spawnFailed(_ state: SandboxState, token: UInt32, errno error: Int32) {
         guard let pending = state.pendingSpawns.removeValue(forKey: token) else { return }
-        [pending.stdoutFD, pending.stderrFD].forEach(closeDescriptor)
-        if let fd = pending.stdinFD { closeDescriptor(fd) }
+        pending.stdio.closeAll()
         pending.continuation.resume(
             throwing: error == ESRCH
                 ? RPCError.sandboxKilled(sandboxId: state.id)
@@ -445,7 +446,11 @@ actor Supervisor: ReactorDelegate {
                 reactor.remove(fd: fd); owners[fd] = nil; closeDescriptor(fd); return
             }
             guard !paused else { return }  // level-triggered: read again once the outbox drained
-            _ = readOnce(process, stream)
+            if events & UInt32(SR_EPOLL_IN) == 0 {
+                closeChannel(process, stream)  // hung up with nothing left: the end, no read needed
+            } else {
+                _ = readOnce(process, stream)
+            }
             if outbox.isCongested { pauseReading() }
         case .stdin(let sandboxId, let pid):
             if let process = sandboxes[sandboxId]?.processes[pid] { flushStdin(process) }
