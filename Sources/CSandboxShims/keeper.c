@@ -28,9 +28,13 @@ static int accepting = 1;
 static int ignored_signals[NSIG];
 static int ignored_count;
 
-static void send_event(uint32_t op, uint32_t token, int32_t pid, int32_t status) {
+/// Sends one event to the bridge; returns whether it went out.
+static int send_event(uint32_t op, uint32_t token, int32_t pid, int32_t status) {
     struct sr_event ev = {op, token, pid, status};
-    while (send(keeper_sock, &ev, sizeof ev, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+    for (;;) {
+        if (send(keeper_sock, &ev, sizeof ev, MSG_NOSIGNAL) == (ssize_t)sizeof ev) return 1;
+        if (errno != EINTR) return 0;
+    }
 }
 
 static void reap_available(void) {
@@ -124,8 +128,7 @@ static void run_child(const struct sr_spawn_header *h, char *cwd, char **argv, c
     }
     // The pid goes out now rather than once exec is done (when vfork returns in the keeper):
     // the bridge takes it in while the program loads, instead of after it has run.
-    send_event(SR_OP_SPAWNED, h->token, getpid(), 0);
-    child_reported = 1;
+    if (send_event(SR_OP_SPAWNED, h->token, getpid(), 0)) child_reported = 1;
     if (close_range(3, ~0U, 0) < 0) {
         for (int fd = 3; fd < 65536; fd++) close(fd);  // a kernel without close_range
     }

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -41,33 +42,43 @@ int sr_poll_one(int fd, short events, int timeout_ms) {
     return n < 0 ? -1 : p.revents;
 }
 
-int sr_write_line(int fd, const void *bytes, size_t count) {
+long sr_write_line(int fd, const void *bytes, size_t count) {
     char newline = '\n';
     struct iovec parts[2] = {{(void *)bytes, count}, {&newline, 1}};
-    struct iovec *next = parts;
-    int left = 2;
-    while (left > 0) {
-        ssize_t n = writev(fd, next, left);
+    size_t total = count + 1, written = 0;
+    while (written < total) {
+        struct iovec rest[2];
+        int parts_left = 0;
+        size_t skip = written;
+        for (int i = 0; i < 2; i++) {
+            if (skip >= parts[i].iov_len) { skip -= parts[i].iov_len; continue; }
+            rest[parts_left].iov_base = (char *)parts[i].iov_base + skip;
+            rest[parts_left].iov_len = parts[i].iov_len - skip;
+            parts_left++;
+            skip = 0;
+        }
+        ssize_t n = writev(fd, rest, parts_left);
         if (n < 0) {
             if (errno == EINTR) continue;
-            if (errno == EAGAIN) {  // a non-blocking descriptor that took part of it
-                struct pollfd p = {fd, POLLOUT, 0};
-                poll(&p, 1, -1);
-                continue;
-            }
-            return errno;
+            break;  // EAGAIN (a non-blocking descriptor) or an error: the caller queues the rest
         }
-        while (left > 0 && (size_t)n >= next->iov_len) {
-            n -= (ssize_t)next->iov_len;
-            next++;
-            left--;
-        }
-        if (left > 0) {
-            next->iov_base = (char *)next->iov_base + n;
-            next->iov_len -= (size_t)n;
+        written += (size_t)n;
+    }
+    return (long)written;
+}
+
+void sr_open_standard_descriptors(void) {
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int opened = open("/dev/null", O_RDWR);  // the lowest free descriptor: this one
+            if (opened >= 0 && opened != fd) close(opened);
         }
     }
-    return 0;
+}
+
+int sr_is_pipe_or_socket(int fd) {
+    struct stat st;
+    return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 }
 
 void sr_tune_malloc(void) {

@@ -2,6 +2,7 @@
 
 import json
 import re
+import subprocess
 import time
 
 import pytest
@@ -320,3 +321,46 @@ def test_notifications_are_never_answered(bridge):
     assert_serving(bridge)
     time.sleep(0.3)
     assert len(bridge.records) == 1
+
+
+# ------------------------------------------------------------------------------------------- where stdin comes from
+def test_requests_from_a_regular_file_are_all_answered_in_order(bridge_bin, base_args, tmp_path):
+    """epoll cannot watch a regular file: `sandbox-rpc < requests.jsonl` reads it on a thread of its own."""
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text("".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "commands.run",
+                                             "params": {"cmd": f"echo {i}"}}) + "\n" for i in range(1, 6))
+                        + '{"jsonrpc":"2.0","id":"last","method":"ping"}')  # no newline at the end
+    with open(requests, "rb") as stdin:
+        done = subprocess.run([bridge_bin, *base_args, "--root", str(tmp_path / "root")], stdin=stdin,
+                              capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    answers = {m["id"]: m for m in map(json.loads, done.stdout.splitlines())}
+    assert sorted(answers, key=str) == sorted([1, 2, 3, 4, 5, "last"], key=str)
+    assert [answers[i]["result"]["stdout"] for i in range(1, 6)] == [f"{i}\n" for i in range(1, 6)]
+    assert answers["last"]["result"] == {}
+
+
+def test_a_closed_stdin_is_end_of_input(bridge_bin, base_args, tmp_path):
+    """Started with descriptor 0 closed, the bridge sees end of input and exits 0, saying nothing
+    (it opens /dev/null there first, so that none of its own descriptors is taken for stdin)."""
+    done = subprocess.run(["bash", "-c", 'exec 0<&-; exec "$@"', "bash", bridge_bin, *base_args,
+                           "--root", str(tmp_path / "root")], capture_output=True, timeout=30)
+    assert (done.returncode, done.stdout) == (0, b""), done.stderr
+
+
+def test_a_long_line_between_short_ones_keeps_their_order(bridge):
+    """A line past 256 KiB is read and parsed away from the reactor thread, which takes stdin back
+    afterwards: the requests around it still take effect in the order they were sent."""
+    content = "x" * 3_000_000
+    lines = [{"jsonrpc": "2.0", "id": "before", "method": "files.write", "params": {"path": "f", "content": "short"}},
+             {"jsonrpc": "2.0", "id": "long", "method": "files.write", "params": {"path": "f", "content": content}},
+             {"jsonrpc": "2.0", "id": "size", "method": "commands.run", "params": {"cmd": "wc -c < f"}},
+             {"jsonrpc": "2.0", "id": "after", "method": "ping"}]
+    for msg in lines:
+        bridge.register(msg)
+    bridge.send_raw("".join(json.dumps(m) + "\n" for m in lines), register=False)
+    assert bridge.wait_response("long", 30)["result"]["size"] == 3_000_000
+    assert bridge.wait_response("size", 30)["result"]["stdout"] == "3000000\n"
+    assert bridge.wait_response("after") == {"jsonrpc": "2.0", "id": "after", "result": {}}
+    for _ in range(3):  # and the reactor reads stdin again
+        assert bridge.ok("ping") == {}

@@ -91,7 +91,7 @@ int sr_pipe_cloexec(int fds[2]);
 /// Decodes a wait status: returns the exit code, or -signal when killed by a signal.
 int sr_decode_wait_status(int status);
 
-enum { SR_EPOLL_IN = 0x001, SR_EPOLL_OUT = 0x004, SR_EPOLL_HUP = 0x010 };
+enum { SR_EPOLL_IN = 0x001, SR_EPOLL_OUT = 0x004 };
 enum { SR_EPOLL_ADD = 1, SR_EPOLL_DEL = 2, SR_EPOLL_MOD = 3 };
 
 int sr_epoll_create(void);
@@ -130,8 +130,14 @@ int sr_pidfd_send_signal(int pidfd, int sig);
 int sr_pidfd_exited(int pidfd);
 /// Waits until `fd` is readable or writable (`events`: POLLIN/POLLOUT bits), up to `timeout_ms`.
 int sr_poll_one(int fd, short events, int timeout_ms);
-/// Writes `count` bytes and a newline to `fd`, all of them (waiting if it must); 0 or an errno.
-int sr_write_line(int fd, const void *bytes, size_t count);
+/// Writes `count` bytes and a newline to `fd`; returns how many of the `count + 1` went out
+/// (fewer when the descriptor would block or failed).
+long sr_write_line(int fd, const void *bytes, size_t count);
+/// Opens /dev/null on whichever of descriptors 0, 1 and 2 is closed, so that no descriptor the
+/// process opens later (an epoll, an eventfd) takes their place.
+void sr_open_standard_descriptors(void);
+/// Whether `fd` is a pipe (FIFO) or a socket.
+int sr_is_pipe_or_socket(int fd);
 /// Names the calling thread (up to 15 bytes), for ps and debuggers.
 void sr_set_thread_name(const char *name);
 

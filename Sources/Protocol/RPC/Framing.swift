@@ -17,6 +17,9 @@ public struct LineFramer: Sendable {
 
     public init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
 
+    /// Bytes of the line not yet complete (held in memory; 0 while skipping a too-long one).
+    public var pendingByteCount: Int { pending.count }
+
     public mutating func append(_ bytes: UnsafeRawBufferPointer, emit: (Frame) -> Void) {
         var start = 0
         let count = bytes.count

@@ -8,6 +8,7 @@ enum EntryPoint {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "__keeper" { sr_keeper_main(3) }
         if arguments.first == "__idle" { while true { pause() } }  // a docker sandbox's main process
+        sr_open_standard_descriptors()
         let server: Server
         if arguments.first == "mcp" {
             switch MCPOptions.parse(Array(arguments.dropFirst())) {

@@ -94,6 +94,13 @@ final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
         sources[Self.sourceBit | UInt64(fd)] = nil
     }
 
+    /// Stops reporting a source's readiness until `resume` (from any thread); its handler stays.
+    func pause(fd: Int32) { remove(fd: fd) }
+
+    func resume(fd: Int32) {
+        _ = sr_epoll_ctl(epoll, Int32(SR_EPOLL_ADD), fd, UInt32(SR_EPOLL_IN), Self.sourceBit | UInt64(fd))
+    }
+
     private func wake() {
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
@@ -103,8 +110,10 @@ final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
         let capacity = 256
         var tokens = [UInt64](repeating: 0, count: capacity)
         var events = [UInt32](repeating: 0, count: capacity)
-        // Every job here runs isolated to this thread: a task that prefers this executor then
-        // enters the supervisor actor, and leaves it, without being queued again.
+        // Every job runs as isolated to the supervisor's executor. That is sound because this
+        // thread is its only one: whatever a job runs, nothing else runs meanwhile. A task that
+        // prefers this executor then enters the supervisor actor without being queued again
+        // (leaving it is a job: the runtime sees two executors).
         let serialExecutor = asUnownedSerialExecutor()
         let taskExecutor = asUnownedTaskExecutor()
         while true {

@@ -446,11 +446,7 @@ actor Supervisor: ReactorDelegate {
                 reactor.remove(fd: fd); owners[fd] = nil; closeDescriptor(fd); return
             }
             guard !paused else { return }  // level-triggered: read again once the outbox drained
-            if events & UInt32(SR_EPOLL_IN) == 0 {
-                closeChannel(process, stream)  // hung up with nothing left: the end, no read needed
-            } else {
-                _ = readOnce(process, stream)
-            }
+            _ = readOnce(process, stream)  // even on a bare hang-up: only a read tells that nothing is left
             if outbox.isCongested { pauseReading() }
         case .stdin(let sandboxId, let pid):
             if let process = sandboxes[sandboxId]?.processes[pid] { flushStdin(process) }

@@ -60,7 +60,11 @@ actor SandboxRegistry {
             return try await sandbox(id)
         }
         guard id == Self.defaultID else { throw RPCError.sandboxNotFound(sandboxId: id) }
-        return try await create(id: id, params: defaultSandbox)
+        // Making a sandbox may wait on the isolation probes and on processes: on the pool, even
+        // when the request runs on the reactor thread.
+        return try await withTaskExecutorPreference(globalConcurrentExecutor) {
+            try await create(id: id, params: defaultSandbox)
+        }
     }
 
     func create(_ params: SandboxCreate.Params) async throws -> SandboxCreate.Result {

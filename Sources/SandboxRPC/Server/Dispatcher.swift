@@ -140,7 +140,7 @@ final class Dispatcher: Sendable {
             do {
                 guard let handler = methods.handler(for: method) else { throw RPCError.methodNotFound(method: method) }
                 let result = try await perform(handler, params, context, ticket)
-                response = OutgoingMessage.result(id: id, result)
+                response = await Self.response(id: id, result)
             } catch {
                 let error = Self.rpcError(error, method: method, logger: logger)
                 let unanswered = error == .requestCancelled && Task.isCancelled && !answersCancelledRequests
@@ -155,6 +155,15 @@ final class Dispatcher: Sendable {
             return state.entries[serial]!.cancelRequested
         }
         if cancelNow { task.cancel() }
+    }
+
+    /// The line of a result. One that carries much text (a run's output) is serialized on the
+    /// pool: on the reactor thread it would hold up every process's output meanwhile.
+    private static func response(id: RequestID, _ result: JSONValue) async -> [UInt8] {
+        guard case .object(let fields) = result,
+              fields.contains(where: { if case .string(let text) = $0.value { text.utf8.count > 64 << 10 } else { false } })
+        else { return OutgoingMessage.result(id: id, result) }
+        return await withTaskExecutorPreference(globalConcurrentExecutor) { OutgoingMessage.result(id: id, result) }
     }
 
     /// The reactor for methods placed there, else nil: the global executor.

@@ -29,8 +29,9 @@ struct MethodTable: Sendable {
         /// Swift's cooperative pool: for handlers that may block (the disk, other threads).
         case pool
         /// The reactor thread, beside the processes the handler drives, so that starting a
-        /// process and answering when it exits take no thread hop. Only for handlers that never
-        /// block and do little work of their own.
+        /// process and answering when it exits take no thread hop. Only for handlers that do
+        /// little work of their own; what may block on the way (making a sandbox, looking up a
+        /// user or a cwd, serializing a large result) hops to the pool.
         case reactor
     }
 

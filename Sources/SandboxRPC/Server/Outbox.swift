@@ -35,10 +35,12 @@ final class Outbox: Sendable {
     /// whole and never blocks.
     static let directWriteLimit = 4096
 
+    /// `directFD` is used only when it is a pipe or a socket: room reported by `poll` is then
+    /// room for a short line (a terminal may block on it).
     init(highWater: Int = 2 << 20, lowWater: Int = 512 << 10, directFD: Int32? = nil) {
         self.highWater = highWater
         self.lowWater = lowWater
-        self.directFD = directFD
+        self.directFD = directFD.flatMap { sr_is_pipe_or_socket($0) != 0 ? $0 : nil }
     }
 
     /// Called (from the writer thread) when a congested outbox has drained below `lowWater`.
@@ -63,7 +65,8 @@ final class Outbox: Sendable {
     }
 
     /// Writes `line` and its newline to `directFD` if nothing is queued or being written and the
-    /// descriptor takes it now; false (nothing written) otherwise.
+    /// descriptor has room; what it does not take is queued ahead of anything sent meanwhile.
+    /// False: nothing was written, the caller queues the line.
     private func writeDirectly(_ line: [UInt8]) -> Bool {
         guard let fd = directFD else { return false }
         let mine = state.withLock { state -> Bool in
@@ -72,18 +75,21 @@ final class Outbox: Sendable {
             return true
         }
         guard mine else { return false }
-        var written = false
+        var written = 0
         if sr_poll_one(fd, Int16(POLLOUT), 0) & Int32(POLLOUT) != 0 {
-            written = line.withUnsafeBytes { sr_write_line(fd, $0.baseAddress, $0.count) } == 0
+            written = line.withUnsafeBytes { Int(sr_write_line(fd, $0.baseAddress, $0.count)) }
         }
         let wake = state.withLock { state -> Bool in
             state.writingDirectly = false
+            if written > 0 && written <= line.count {  // the rest of the line goes first
+                state.pending.insert(contentsOf: line[written...] + [0x0A], at: 0)
+            }
             guard !state.pending.isEmpty, state.writerWaiting else { return false }
             state.writerWaiting = false
             return true
         }
         if wake { wakeWriter.signal() }
-        return written
+        return written > 0
     }
 
     /// Returns whether the outbox is congested after queuing.

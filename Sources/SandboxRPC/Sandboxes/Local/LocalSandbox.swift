@@ -71,7 +71,7 @@ final class LocalSandbox: Sandbox {
     }
 
     func run(_ params: CommandsRun.Params, context: RequestContext) async throws -> CommandsRun.Result {
-        let (request, options) = try prepare(params)
+        let (request, options) = try await prepare(params)
         let background = params.background ?? false
         guard background else {
             return .finished(try await supervisor.run(sandboxId: id, request: request, options: options))
@@ -86,7 +86,7 @@ final class LocalSandbox: Sandbox {
             throw RPCError.invalidParams(field: field, reason: "must be from 1 to 65535")
         }
         let cmd = params.cmd ?? ""
-        var (request, options) = try prepare(
+        var (request, options) = try await prepare(
             cmd: cmd, envs: params.envs, user: params.user, cwd: params.cwd, timeout: params.timeout ?? 0,
             extraEnvs: ["TERM": "xterm-256color", "LC_ALL": "C.UTF-8"])
         request.argv = params.cmd == nil ? [settings.shell, "-i", "-l"] : [settings.shell, "-l", "-c", cmd]
@@ -108,13 +108,13 @@ final class LocalSandbox: Sandbox {
         try await supervisor.resize(sandboxId: id, pid: pid, cols: cols, rows: rows)
     }
 
-    private func prepare(_ params: CommandsRun.Params) throws(RPCError) -> (SpawnRequest, ProcessOptions) {
+    private func prepare(_ params: CommandsRun.Params) async throws -> (SpawnRequest, ProcessOptions) {
         let background = params.background ?? false
-        var (request, options) = try prepare(
+        var (request, options) = try await prepare(
             cmd: params.cmd, envs: params.envs, user: params.user, cwd: params.cwd,
             timeout: params.timeout ?? (background ? 0 : 60))
         let maxOutput = params.maxOutputBytes ?? options.maxOutputBytes
-        guard maxOutput >= 0 else { throw .invalidParams(field: "maxOutputBytes", reason: "must be >= 0") }
+        guard maxOutput >= 0 else { throw RPCError.invalidParams(field: "maxOutputBytes", reason: "must be >= 0") }
         request.argv = [settings.shell, "-c", params.cmd]
         options.tag = params.tag
         options.encoding = params.encoding ?? .utf8
@@ -124,10 +124,25 @@ final class LocalSandbox: Sandbox {
         return (request, options)
     }
 
-    /// What every process of this sandbox starts with: validated input, its cwd, user and environment.
+    /// What every process of this sandbox starts with. Looking up a user (NSS may ask a directory
+    /// server) or a cwd the client named (on any file system) may block: that is done on the pool,
+    /// never on the reactor thread, where `commands.*` requests run.
     private func prepare(
         cmd: String, envs commandEnvs: [String: String]?, user: String?, cwd: String?, timeout: Double,
         extraEnvs: [String: String] = [:]
+    ) async throws -> (SpawnRequest, ProcessOptions) {
+        guard user != nil || cwd != nil else {
+            return try resolve(cmd: cmd, envs: commandEnvs, user: user, cwd: cwd, timeout: timeout, extraEnvs: extraEnvs)
+        }
+        return try await withTaskExecutorPreference(globalConcurrentExecutor) {
+            try resolve(cmd: cmd, envs: commandEnvs, user: user, cwd: cwd, timeout: timeout, extraEnvs: extraEnvs)
+        }
+    }
+
+    /// Validated input, the cwd, the user and the environment of a process.
+    private func resolve(
+        cmd: String, envs commandEnvs: [String: String]?, user: String?, cwd: String?, timeout: Double,
+        extraEnvs: [String: String]
     ) throws(RPCError) -> (SpawnRequest, ProcessOptions) {
         try InputChecks.noNUL(cmd, field: "cmd")
         try InputChecks.noNUL(cwd, field: "cwd")
