@@ -1,0 +1,89 @@
+import CSandboxShims
+import Glibc
+@testable import SandboxRPC
+import Testing
+
+@Suite struct OutboxTests {
+    /// A pipe whose read end is non-blocking, so that a test can see what is in it right now.
+    struct Pipe {
+        let read: Int32
+        let write: Int32
+
+        init() {
+            var fds: [Int32] = [-1, -1]
+            precondition(sr_pipe_cloexec(&fds) == 0)
+            read = fds[0]
+            write = fds[1]
+            _ = sr_set_status_flags(read, O_NONBLOCK)
+        }
+
+        /// What the pipe holds now.
+        func drain() -> [UInt8] {
+            var out: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = Glibc.read(read, &buffer, buffer.count)
+                if n <= 0 { return out }
+                out += buffer[0..<n]
+            }
+        }
+
+        /// What the pipe receives until `count` bytes have come (or 10 s have passed).
+        func receive(_ count: Int) -> [UInt8] {
+            var out: [UInt8] = []
+            for _ in 0..<1000 where out.count < count {
+                out += drain()
+                if out.count < count { usleep(10_000) }
+            }
+            return out
+        }
+
+        func close() {
+            closeDescriptor(read)
+            closeDescriptor(write)
+        }
+    }
+
+    static func line(_ i: Int) -> [UInt8] { Array(#"{"jsonrpc":"2.0","id":\#(i),"result":{}}"#.utf8) }
+
+    @Test func aShortLineGoesStraightToAPipeWithoutTheWriterThread() {
+        let pipe = Pipe()
+        defer { pipe.close() }
+        let outbox = Outbox(directFD: pipe.write)  // no writer thread started
+        outbox.send(line: Self.line(1))
+        #expect(pipe.drain() == Self.line(1) + [UInt8(0x0A)])
+        #expect(outbox.isIdle)
+    }
+
+    @Test func whatAFullPipeCannotTakeIsQueuedAndWrittenInOrder() {
+        let pipe = Pipe()
+        defer { pipe.close() }
+        let outbox = Outbox(directFD: pipe.write)
+        // 64 KiB of pipe hold about 1,600 of these lines: the rest waits in the queue.
+        let count = 3000
+        for i in 0..<count { outbox.send(line: Self.line(i)) }
+        #expect(!outbox.isIdle)
+        let expected: [UInt8] = (0..<count).flatMap { Self.line($0) + [UInt8(0x0A)] }
+        StdoutWriter.start(outbox: outbox, fd: pipe.write) {}
+        #expect(pipe.receive(expected.count) == expected)
+        outbox.close()
+    }
+
+    @Test func aRegularFileIsWrittenOnlyByTheWriterThread() throws {
+        var template = Array("/tmp/outbox-test-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        try #require(fd >= 0)
+        _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
+        defer { closeDescriptor(fd) }
+        let outbox = Outbox(directFD: fd)  // a file: no direct writes (only pipes and sockets)
+        outbox.send(line: Self.line(7))
+        #expect(lseek(fd, 0, SEEK_END) == 0, "nothing written before the writer runs")
+        StdoutWriter.start(outbox: outbox, fd: fd) {}
+        let expected = Self.line(7) + [UInt8(0x0A)]
+        for _ in 0..<1000 where lseek(fd, 0, SEEK_END) < expected.count { usleep(10_000) }
+        var written = [UInt8](repeating: 0, count: expected.count)
+        #expect(pread(fd, &written, written.count, 0) == expected.count)
+        #expect(written == expected)
+        outbox.close()
+    }
+}
