@@ -58,10 +58,8 @@ long sr_write_line(int fd, const void *bytes, size_t count) {
             skip = 0;
         }
         ssize_t n = writev(fd, rest, parts_left);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            break;  // EAGAIN (a non-blocking descriptor) or an error: the caller queues the rest
-        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // EAGAIN (a non-blocking descriptor) or an error: the caller queues the rest
         written += (size_t)n;
     }
     return (long)written;

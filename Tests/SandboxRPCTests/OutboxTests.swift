@@ -69,6 +69,34 @@ import Testing
         outbox.close()
     }
 
+    @Test func directAndQueuedLinesReachANonBlockingSocketWholeAndInOrder() throws {
+        var fds: [Int32] = [-1, -1]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        defer { fds.forEach(closeDescriptor) }
+        var smallest: Int32 = 1  // the kernel makes it its minimum, about 4.5 KiB
+        setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &smallest, socklen_t(MemoryLayout<Int32>.size))
+        _ = sr_set_status_flags(fds[0], O_NONBLOCK)
+        _ = sr_set_status_flags(fds[1], O_NONBLOCK)
+        let outbox = Outbox(directFD: fds[0])
+        // The first lines go straight into the empty buffer, the rest is queued; the writer
+        // thread meets EAGAIN on this socket and waits for room.
+        let lines = (0..<50).map { i in
+            Array(#"{"jsonrpc":"2.0","id":\#(i),"result":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: i == 0 ? 4000 : (i * 997) % 4000) + Array(#""}"#.utf8)
+        }
+        for line in lines { outbox.send(line: line) }
+        let expected = lines.flatMap { $0 + [UInt8(0x0A)] }
+        StdoutWriter.start(outbox: outbox, fd: fds[0]) {}
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        for _ in 0..<2000 where received.count < expected.count {
+            let n = recv(fds[1], &buffer, buffer.count, 0)
+            if n > 0 { received += buffer[0..<n] } else { usleep(5_000) }
+        }
+        #expect(received.count == expected.count)
+        #expect(received == expected)
+        outbox.close()
+    }
+
     @Test func aRegularFileIsWrittenOnlyByTheWriterThread() throws {
         var template = Array("/tmp/outbox-test-XXXXXX".utf8CString)
         let fd = mkstemp(&template)

@@ -60,11 +60,7 @@ actor SandboxRegistry {
             return try await sandbox(id)
         }
         guard id == Self.defaultID else { throw RPCError.sandboxNotFound(sandboxId: id) }
-        // Making a sandbox may wait on the isolation probes and on processes: on the pool, even
-        // when the request runs on the reactor thread.
-        return try await withTaskExecutorPreference(globalConcurrentExecutor) {
-            try await create(id: id, params: defaultSandbox)
-        }
+        return try await create(id: id, params: defaultSandbox)
     }
 
     func create(_ params: SandboxCreate.Params) async throws -> SandboxCreate.Result {
@@ -83,14 +79,16 @@ actor SandboxRegistry {
 
     private func create(id: String, params: SandboxCreate.Params) async throws -> any Sandbox {
         guard !closed else { throw RPCError.unsupported(reason: "the bridge is shutting down") }
-        let isolation = try resolve(params.isolation ?? defaultIsolation)
-        if params.image != nil && isolation != .docker {
-            throw RPCError.invalidParams(field: "image", reason: "only docker sandboxes run an image (this one's isolation is \"\(isolation.rawValue)\")")
-        }
-        let task = Task { [supervisor, settings, outbox, logger, docker] () async throws -> any Sandbox in
+        // Detached, so on the pool and not isolated to this actor: the isolation probes and the
+        // start of a sandbox may wait, and the caller may be a request on the reactor thread.
+        let task = Task.detached { [self, supervisor, settings, outbox, logger, docker] () async throws -> any Sandbox in
+            let isolation = try resolve(params.isolation ?? defaultIsolation)
+            if params.image != nil && isolation != .docker {
+                throw RPCError.invalidParams(field: "image", reason: "only docker sandboxes run an image (this one's isolation is \"\(isolation.rawValue)\")")
+            }
             // A sandbox takes effect when it exists, not when its agent has had its first
             // request: requests queued behind this one on its lane wait for it.
-            try await ArrivalOrder.$current.withValue(nil) {
+            return try await ArrivalOrder.$current.withValue(nil) {
                 switch isolation {
                 case .bwrap:
                     try await BubblewrapSandbox.make(
@@ -125,7 +123,7 @@ actor SandboxRegistry {
         }
     }
 
-    private func resolve(_ isolation: Isolation) throws(RPCError) -> Isolation {
+    private nonisolated func resolve(_ isolation: Isolation) throws(RPCError) -> Isolation {
         let available = availableIsolations
         switch isolation {
         case .auto: return available.contains(.bwrap) ? .bwrap : .none
