@@ -83,23 +83,24 @@ final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     /// `start`; fails (EPERM) for a descriptor epoll cannot watch, such as a regular file.
     func watch(fd: Int32, events: UInt32, _ handler: @escaping (UInt32) -> Void) throws(SystemError) {
         precondition(delegate == nil, "sources are added before the reactor starts")
-        let token = Self.sourceBit | UInt64(fd)
-        try add(fd: fd, events: events, token: token)
-        sources[token] = handler
+        try add(fd: fd, events: events, token: Self.sourceToken(fd))
+        sources[Self.sourceToken(fd)] = handler
     }
 
     /// Stops watching a source; on the reactor thread.
     func unwatch(fd: Int32) {
         remove(fd: fd)
-        sources[Self.sourceBit | UInt64(fd)] = nil
+        sources[Self.sourceToken(fd)] = nil
     }
 
     /// Stops reporting a source's readiness until `resume` (from any thread); its handler stays.
     func pause(fd: Int32) { remove(fd: fd) }
 
     func resume(fd: Int32) {
-        _ = sr_epoll_ctl(epoll, Int32(SR_EPOLL_ADD), fd, UInt32(SR_EPOLL_IN), Self.sourceBit | UInt64(fd))
+        _ = sr_epoll_ctl(epoll, Int32(SR_EPOLL_ADD), fd, UInt32(SR_EPOLL_IN), Self.sourceToken(fd))
     }
+
+    private static func sourceToken(_ fd: Int32) -> UInt64 { sourceBit | UInt64(fd) }
 
     private func wake() {
         var one: UInt64 = 1

@@ -23,14 +23,10 @@ struct Stdio {
         }
         var input: (read: Int32, write: Int32)?
         if withStdin {
-            var fds: [Int32] = [-1, -1]
-            guard sr_pipe_cloexec(&fds) == 0 else {
-                let error = sr_errno()
+            do { input = try makePipe(nonBlocking: .write) } catch {
                 [out.read, out.write, err.read, err.write].forEach(closeDescriptor)
-                throw RPCError(errno: error, action: "pipe")
+                throw error
             }
-            _ = sr_set_status_flags(fds[1], O_NONBLOCK)  // fresh: no other status flags
-            input = (fds[0], fds[1])
         }
         return Stdio(
             childEnds: [input?.read ?? devNull, out.write, err.write], stdout: out.read, stderr: err.read,
@@ -74,20 +70,23 @@ struct OutputPipeReserve {
     /// A pipe of the reserve, or a new one when it is empty.
     mutating func take() throws(RPCError) -> (read: Int32, write: Int32) {
         if let pipe = spare.popLast() { return pipe }
-        return try Self.make()
+        return try makePipe(nonBlocking: .read)
     }
 
     /// Makes pipes until the reserve is full, or descriptors run out (then a start makes its own,
     /// and fails with a clear error if it cannot).
     mutating func refill() {
-        while spare.count < Self.capacity, let pipe = try? Self.make() { spare.append(pipe) }
+        while spare.count < Self.capacity, let pipe = try? makePipe(nonBlocking: .read) { spare.append(pipe) }
     }
+}
 
-    /// Both ends close-on-exec; the read end (ours) non-blocking, the write end (the child's) not.
-    private static func make() throws(RPCError) -> (read: Int32, write: Int32) {
-        var fds: [Int32] = [-1, -1]
-        guard sr_pipe_cloexec(&fds) == 0 else { throw RPCError(errno: sr_errno(), action: "pipe") }
-        _ = sr_set_status_flags(fds[0], O_NONBLOCK)  // fresh: no other status flags
-        return (fds[0], fds[1])
-    }
+private enum PipeEnd { case read, write }
+
+/// A pipe whose ends are both close-on-exec, and whose end `ours` (the supervisor's) is
+/// non-blocking; the child's end stays blocking.
+private func makePipe(nonBlocking ours: PipeEnd) throws(RPCError) -> (read: Int32, write: Int32) {
+    var fds: [Int32] = [-1, -1]
+    guard sr_pipe_cloexec(&fds) == 0 else { throw RPCError(errno: sr_errno(), action: "pipe") }
+    _ = sr_set_status_flags(ours == .read ? fds[0] : fds[1], O_NONBLOCK)  // fresh: no other status flags
+    return (fds[0], fds[1])
 }
