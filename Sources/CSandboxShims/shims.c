@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
@@ -42,27 +43,14 @@ int sr_poll_one(int fd, short events, int timeout_ms) {
     return n < 0 ? -1 : p.revents;
 }
 
-long sr_write_line(int fd, const void *bytes, size_t count) {
-    char newline = '\n';
-    struct iovec parts[2] = {{(void *)bytes, count}, {&newline, 1}};
-    size_t total = count + 1, written = 0;
-    while (written < total) {
-        struct iovec rest[2];
-        int parts_left = 0;
-        size_t skip = written;
-        for (int i = 0; i < 2; i++) {
-            if (skip >= parts[i].iov_len) { skip -= parts[i].iov_len; continue; }
-            rest[parts_left].iov_base = (char *)parts[i].iov_base + skip;
-            rest[parts_left].iov_len = parts[i].iov_len - skip;
-            parts_left++;
-            skip = 0;
-        }
-        ssize_t n = writev(fd, rest, parts_left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;  // EAGAIN (a non-blocking descriptor) or an error: the caller queues the rest
-        written += (size_t)n;
-    }
-    return (long)written;
+long sr_write_nowait(int fd, const void *head, size_t head_count, const void *tail, size_t tail_count) {
+    struct iovec parts[2] = {{(void *)head, head_count}, {(void *)tail, tail_count}};
+    ssize_t n;
+    do {
+        n = pwritev2(fd, parts, tail_count ? 2 : 1, -1, RWF_NOWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno == EAGAIN ? 0 : -errno;
+    return (long)n;
 }
 
 void sr_open_standard_descriptors(void) {

@@ -69,6 +69,23 @@ import Testing
         outbox.close()
     }
 
+    @Test func aChunkLargerThanThePipeGoesOutInPartAtOnceAndItsRestBeforeLaterLines() {
+        let pipe = Pipe()
+        defer { pipe.close() }
+        let outbox = Outbox(directFD: pipe.write)
+        let chunk: [UInt8] = (0..<5000).flatMap { Self.line($0) + [UInt8(0x0A)] }  // ~200 KB
+        chunk.withUnsafeBytes { outbox.send(lines: $0) }
+        outbox.send(line: Self.line(-1))
+        let expected = chunk + Self.line(-1) + [UInt8(0x0A)]
+        let direct = pipe.drain()  // no writer thread yet: what the pipe took at once
+        #expect(direct.count == 1 << 16)
+        #expect(direct == Array(chunk.prefix(direct.count)))
+        #expect(!outbox.isIdle)
+        StdoutWriter.start(outbox: outbox, fd: pipe.write) {}
+        #expect(direct + pipe.receive(expected.count - direct.count) == expected)
+        outbox.close()
+    }
+
     @Test func directAndQueuedLinesReachANonBlockingSocketWholeAndInOrder() throws {
         var fds: [Int32] = [-1, -1]
         try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)

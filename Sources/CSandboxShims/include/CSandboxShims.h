@@ -130,9 +130,10 @@ int sr_pidfd_send_signal(int pidfd, int sig);
 int sr_pidfd_exited(int pidfd);
 /// Waits until `fd` is readable or writable (`events`: POLLIN/POLLOUT bits), up to `timeout_ms`.
 int sr_poll_one(int fd, short events, int timeout_ms);
-/// Writes `count` bytes and a newline to `fd`; returns how many of the `count + 1` went out
-/// (fewer when the descriptor would block or failed).
-long sr_write_line(int fd, const void *bytes, size_t count);
+/// Writes what `fd` takes now of `head` then `tail` (which may be empty), never waiting for room
+/// (pwritev2 with RWF_NOWAIT, whatever the descriptor's own flags): returns the bytes written,
+/// 0 when there is no room, or -errno (EOPNOTSUPP: the descriptor cannot be written so).
+long sr_write_nowait(int fd, const void *head, size_t head_count, const void *tail, size_t tail_count);
 /// Opens /dev/null on whichever of descriptors 0, 1 and 2 is closed, so that no descriptor the
 /// process opens later (an epoll, an eventfd) takes their place.
 void sr_open_standard_descriptors(void);

@@ -7,9 +7,10 @@ import Synchronization
 /// Past `highWater` bytes it reports congestion, and the supervisor stops reading child pipes
 /// (so the children block on their own writes) until the writer has brought it below `lowWater`.
 ///
-/// With a `directFD`, a short message sent while nothing is queued or being written goes
-/// straight to that descriptor from the sender's thread, when it can take it without blocking:
-/// an answer then costs no wake-up of the writer thread.
+/// With a `directFD`, whatever is sent while nothing is queued or being written goes straight to
+/// that descriptor from the sender's thread, as much of it as the descriptor takes without
+/// waiting; only the rest is queued. An answer, or output the client keeps up with, then costs
+/// no wake-up of the writer thread.
 final class Outbox: Sendable {
     private struct State {
         var pending: [UInt8] = []
@@ -18,6 +19,8 @@ final class Outbox: Sendable {
         var writing = false
         /// A sender is writing to `directFD`; the writer thread waits for it.
         var writingDirectly = false
+        /// Cleared when the kernel cannot write `directFD` without waiting (RWF_NOWAIT).
+        var directWrites = true
         var congested = false
         var closed = false
         var onDrained: (@Sendable () -> Void)?
@@ -31,12 +34,8 @@ final class Outbox: Sendable {
     private let uncongested = DispatchSemaphore(value: 0)
     private let directFD: Int32?
 
-    /// At most this much is written directly: `PIPE_BUF`, so a write to a pipe with room is
-    /// whole and never blocks.
-    static let directWriteLimit = 4096
-
-    /// `directFD` is used only when it is a pipe or a socket: room reported by `poll` is then
-    /// room for a short line (a terminal may block on it).
+    /// `directFD` is used only when it is a pipe or a socket, which a write can fill without
+    /// waiting for room; a terminal or a file is left to the writer thread.
     init(highWater: Int = 2 << 20, lowWater: Int = 512 << 10, directFD: Int32? = nil) {
         self.highWater = highWater
         self.lowWater = lowWater
@@ -52,7 +51,8 @@ final class Outbox: Sendable {
 
     /// Queues one message line; `line` must not contain its newline.
     func send(line: [UInt8]) {
-        if line.count < Self.directWriteLimit, writeDirectly(line) { return }
+        let sent = line.withUnsafeBytes { writeDirectly($0, appendingNewline: true) }
+        if sent { return }
         enqueue { pending in
             pending.append(contentsOf: line)
             pending.append(0x0A)
@@ -61,35 +61,42 @@ final class Outbox: Sendable {
 
     /// Queues bytes that are already whole lines (each ending in a newline).
     func send(lines: UnsafeRawBufferPointer) {
+        if writeDirectly(lines, appendingNewline: false) { return }
         enqueue { $0.append(contentsOf: lines) }
     }
 
-    /// Writes `line` and its newline to `directFD` if nothing is queued or being written and the
-    /// descriptor has room; what it does not take is queued ahead of anything sent meanwhile.
-    /// False: nothing was written, the caller queues the line.
-    private func writeDirectly(_ line: [UInt8]) -> Bool {
+    /// Writes `bytes` (and a newline) to `directFD` if nothing is queued or being written, as far
+    /// as the descriptor takes them without waiting; what it does not take is queued ahead of
+    /// anything sent meanwhile. False: not written, and nothing queued (the caller queues).
+    private func writeDirectly(_ bytes: UnsafeRawBufferPointer, appendingNewline: Bool) -> Bool {
         guard let fd = directFD else { return false }
         let mine = state.withLock { state -> Bool in
-            guard !state.closed, !state.writing, !state.writingDirectly, state.pending.isEmpty else { return false }
+            guard state.directWrites, !state.closed, !state.writing, !state.writingDirectly, state.pending.isEmpty else { return false }
             state.writingDirectly = true
             return true
         }
         guard mine else { return false }
-        var written = 0
-        if sr_poll_one(fd, Int16(POLLOUT), 0) & Int32(POLLOUT) != 0 {
-            written = line.withUnsafeBytes { Int(sr_write_line(fd, $0.baseAddress, $0.count)) }
-        }
+        var newline = UInt8(0x0A)
+        let result = sr_write_nowait(fd, bytes.baseAddress, bytes.count, &newline, appendingNewline ? 1 : 0)
+        let written = max(0, result)
+        let total = bytes.count + (appendingNewline ? 1 : 0)
+        // A kernel whose pipes (or sockets) cannot be written without waiting: leave it to the writer.
+        let unsupported = result == -Int(EOPNOTSUPP) || result == -Int(EINVAL) || result == -Int(ENOSYS)
         let wake = state.withLock { state -> Bool in
             state.writingDirectly = false
-            if written > 0 && written <= line.count {  // the rest of the line goes first
-                state.pending.insert(contentsOf: line[written...] + [0x0A], at: 0)
+            if unsupported { state.directWrites = false }
+            if written < total && !state.closed {  // the rest goes first: it was sent before what is queued
+                var rest = written < bytes.count ? Array(bytes[written...]) : []
+                if appendingNewline { rest.append(0x0A) }
+                state.pending.insert(contentsOf: rest, at: 0)
+                if state.pending.count > highWater { state.congested = true }
             }
             guard !state.pending.isEmpty, state.writerWaiting else { return false }
             state.writerWaiting = false
             return true
         }
         if wake { wakeWriter.signal() }
-        return written > 0
+        return true
     }
 
     /// Returns whether the outbox is congested after queuing.
