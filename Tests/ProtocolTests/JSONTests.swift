@@ -34,8 +34,14 @@ import Testing
     }
 
     @Test func rejectsInvalidUTF8InStrings() {
-        #expect(throws: JSONParseError(offset: 1, reason: "invalid UTF-8 in a string")) {
-            try JSONParser.parse([0x22, 0xFF, 0x22])
+        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0x61, 0x62, 0xC3, 0x22], [0x22, 0x61, 0xED, 0xA0, 0x80, 0x22]] {
+            #expect(throws: JSONParseError(offset: 1, reason: "invalid UTF-8 in a string")) { try JSONParser.parse(bytes) }
+        }
+    }
+
+    @Test func takesUnescapedStringsAsTheyAre() throws {
+        for text in ["", "plain ascii", "caf\u{E9}", "\u{1F600} at the start", "mixed \u{E9}\u{1F600} and ascii"] {
+            #expect(try JSONParser.parse(Array("\"\(text)\"".utf8)) == .string(text))
         }
     }
 
