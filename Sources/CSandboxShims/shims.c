@@ -43,14 +43,24 @@ int sr_poll_one(int fd, short events, int timeout_ms) {
     return n < 0 ? -1 : p.revents;
 }
 
-long sr_write_nowait(int fd, const void *head, size_t head_count, const void *tail, size_t tail_count) {
+/// One write of `head` then `tail` (which may be empty) with `flags` for pwritev2; EINTR retried.
+static long write_parts(int fd, const void *head, size_t head_count, const void *tail, size_t tail_count, int flags) {
     struct iovec parts[2] = {{(void *)head, head_count}, {(void *)tail, tail_count}};
     ssize_t n;
     do {
-        n = pwritev2(fd, parts, tail_count ? 2 : 1, -1, RWF_NOWAIT);
+        n = pwritev2(fd, parts, tail_count ? 2 : 1, -1, flags);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return errno == EAGAIN ? 0 : -errno;
     return (long)n;
+}
+
+long sr_write_nowait(int fd, const void *head, size_t head_count, const void *tail, size_t tail_count) {
+    return write_parts(fd, head, head_count, tail, tail_count, RWF_NOWAIT);
+}
+
+long sr_write_if_room(int fd, const void *head, size_t head_count, const void *tail, size_t tail_count) {
+    if (!(sr_poll_one(fd, POLLOUT, 0) & POLLOUT)) return 0;
+    return write_parts(fd, head, head_count, tail, tail_count, 0);
 }
 
 void sr_open_standard_descriptors(void) {

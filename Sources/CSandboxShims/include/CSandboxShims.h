@@ -132,8 +132,11 @@ int sr_pidfd_exited(int pidfd);
 int sr_poll_one(int fd, short events, int timeout_ms);
 /// Writes what `fd` takes now of `head` then `tail` (which may be empty), never waiting for room
 /// (pwritev2 with RWF_NOWAIT, whatever the descriptor's own flags): returns the bytes written,
-/// 0 when there is no room, or -errno (EOPNOTSUPP: the descriptor cannot be written so).
+/// 0 when there is no room, or -errno (EOPNOTSUPP: pipes before Linux 6.4, named FIFOs).
 long sr_write_nowait(int fd, const void *head, size_t head_count, const void *tail, size_t tail_count);
+/// Writes `head` then `tail` once if `poll` reports room: with at most PIPE_BUF bytes to a pipe,
+/// that write cannot wait. Returns as `sr_write_nowait` does.
+long sr_write_if_room(int fd, const void *head, size_t head_count, const void *tail, size_t tail_count);
 /// Opens /dev/null on whichever of descriptors 0, 1 and 2 is closed, so that no descriptor the
 /// process opens later (an epoll, an eventfd) takes their place.
 void sr_open_standard_descriptors(void);

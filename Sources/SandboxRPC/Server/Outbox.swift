@@ -9,9 +9,18 @@ import Synchronization
 ///
 /// With a `directFD`, whatever is sent while nothing is queued or being written goes straight to
 /// that descriptor from the sender's thread, as much of it as the descriptor takes without
-/// waiting; only the rest is queued. An answer, or output the client keeps up with, then costs
-/// no wake-up of the writer thread.
+/// waiting (`DirectWrite`); only the rest is queued, ahead of anything sent meanwhile. An answer,
+/// or output the client keeps up with, then costs no wake-up of the writer thread.
 final class Outbox: Sendable {
+    /// How a sender writes to `directFD` without waiting for room.
+    private enum DirectWrite {
+        /// `pwritev2` with `RWF_NOWAIT`: any amount, of which the descriptor takes what fits.
+        case noWait
+        /// For descriptors that refuse `RWF_NOWAIT` (pipes before Linux 6.4, named FIFOs): a
+        /// line of at most `PIPE_BUF` bytes, written whole once `poll` reports room.
+        case whenRoom
+    }
+
     private struct State {
         var pending: [UInt8] = []
         var spare: [UInt8] = []
@@ -19,10 +28,11 @@ final class Outbox: Sendable {
         var writing = false
         /// A sender is writing to `directFD`; the writer thread waits for it.
         var writingDirectly = false
-        /// Cleared when the kernel cannot write `directFD` without waiting (RWF_NOWAIT).
-        var directWrites = true
+        var directWrite = DirectWrite.noWait
         var congested = false
         var closed = false
+        /// The reader of stdout is gone: nothing more is written.
+        var abandoned = false
         var onDrained: (@Sendable () -> Void)?
         var congestionWaiters = 0
     }
@@ -49,54 +59,66 @@ final class Outbox: Sendable {
 
     var isCongested: Bool { state.withLock { $0.congested } }
 
-    /// Queues one message line; `line` must not contain its newline.
+    /// Sends one message line; `line` must not contain its newline.
     func send(line: [UInt8]) {
-        let sent = line.withUnsafeBytes { writeDirectly($0, appendingNewline: true) }
-        if sent { return }
+        if line.withUnsafeBytes({ writeDirectly($0, appendingNewline: true) }) { return }
         enqueue { pending in
             pending.append(contentsOf: line)
             pending.append(0x0A)
         }
     }
 
-    /// Queues bytes that are already whole lines (each ending in a newline).
+    /// Sends bytes that are already whole lines (each ending in a newline).
     func send(lines: UnsafeRawBufferPointer) {
         if writeDirectly(lines, appendingNewline: false) { return }
         enqueue { $0.append(contentsOf: lines) }
     }
 
-    /// Writes `bytes` (and a newline) to `directFD` if nothing is queued or being written, as far
-    /// as the descriptor takes them without waiting; what it does not take is queued ahead of
-    /// anything sent meanwhile. False: not written, and nothing queued (the caller queues).
+    /// Writes `bytes` (and, when `appendingNewline`, a newline) to `directFD` if nothing is queued
+    /// or being written, as far as the descriptor takes them without waiting; the rest is queued
+    /// ahead of anything sent meanwhile. False: nothing written or queued (the caller queues).
     private func writeDirectly(_ bytes: UnsafeRawBufferPointer, appendingNewline: Bool) -> Bool {
         guard let fd = directFD else { return false }
-        let mine = state.withLock { state -> Bool in
-            guard state.directWrites, !state.closed, !state.writing, !state.writingDirectly, state.pending.isEmpty else { return false }
-            state.writingDirectly = true
-            return true
-        }
-        guard mine else { return false }
-        var newline = UInt8(0x0A)
-        let result = sr_write_nowait(fd, bytes.baseAddress, bytes.count, &newline, appendingNewline ? 1 : 0)
-        let written = max(0, result)
         let total = bytes.count + (appendingNewline ? 1 : 0)
-        // A kernel whose pipes (or sockets) cannot be written without waiting: leave it to the writer.
-        let unsupported = result == -Int(EOPNOTSUPP) || result == -Int(EINVAL) || result == -Int(ENOSYS)
+        let mode = state.withLock { state -> DirectWrite? in
+            guard !state.closed, !state.writing, !state.writingDirectly, state.pending.isEmpty,
+                  state.directWrite == .noWait || total <= Int(PIPE_BUF) else { return nil }
+            state.writingDirectly = true
+            return state.directWrite
+        }
+        guard var mode else { return false }
+        var result = Self.write(bytes, appendingNewline: appendingNewline, to: fd, mode)
+        if mode == .noWait && (result == -Int(EOPNOTSUPP) || result == -Int(EINVAL)) {
+            mode = .whenRoom  // a descriptor that refuses RWF_NOWAIT, now and from now on
+            result = total <= Int(PIPE_BUF) ? Self.write(bytes, appendingNewline: appendingNewline, to: fd, mode) : 0
+        }
+        let written = max(0, result)
         let wake = state.withLock { state -> Bool in
             state.writingDirectly = false
-            if unsupported { state.directWrites = false }
-            if written < total && !state.closed {  // the rest goes first: it was sent before what is queued
-                var rest = written < bytes.count ? Array(bytes[written...]) : []
-                if appendingNewline { rest.append(0x0A) }
+            state.directWrite = mode
+            if written < total && !state.abandoned {
+                // The rest was sent before anything queued meanwhile, and before a `close`.
+                let rest = UnsafeRawBufferPointer(rebasing: bytes[min(written, bytes.count)...])
                 state.pending.insert(contentsOf: rest, at: 0)
+                if appendingNewline { state.pending.insert(0x0A, at: rest.count) }
                 if state.pending.count > highWater { state.congested = true }
             }
-            guard !state.pending.isEmpty, state.writerWaiting else { return false }
+            guard !state.pending.isEmpty || state.closed, state.writerWaiting else { return false }
             state.writerWaiting = false
             return true
         }
         if wake { wakeWriter.signal() }
         return true
+    }
+
+    /// Bytes written, 0 when there was no room, or -errno.
+    private static func write(_ bytes: UnsafeRawBufferPointer, appendingNewline: Bool, to fd: Int32, _ mode: DirectWrite) -> Int {
+        var newline = UInt8(0x0A)
+        let tailCount = appendingNewline ? 1 : 0
+        return switch mode {
+        case .noWait: sr_write_nowait(fd, bytes.baseAddress, bytes.count, &newline, tailCount)
+        case .whenRoom: sr_write_if_room(fd, bytes.baseAddress, bytes.count, &newline, tailCount)
+        }
     }
 
     /// Returns whether the outbox is congested after queuing.
@@ -128,7 +150,7 @@ final class Outbox: Sendable {
                     return chunk
                 }
                 state.writing = false
-                if state.closed && state.pending.isEmpty { return [] }
+                if state.closed && state.pending.isEmpty && !state.writingDirectly { return [] }
                 state.writerWaiting = true
                 return nil
             }
@@ -168,6 +190,7 @@ final class Outbox: Sendable {
     func abandon() {
         state.withLock { state in
             state.closed = true
+            state.abandoned = true
             state.pending = []
             state.writing = false
         }
