@@ -13,7 +13,7 @@ public enum UTF8Sanitizer {
         _ source: UnsafeBufferPointer<UInt8>, final: Bool, into destination: UnsafeMutablePointer<UInt8>
     ) -> (written: Int, consumed: Int) {
         guard let src = source.baseAddress else { return (0, 0) }
-        return byteClasses.withUnsafeBufferPointer { classes in
+        return asciiEscapes.withUnsafeBufferPointer { escapes in
             let count = source.count
             let dst = destination
             var i = 0
@@ -33,17 +33,14 @@ public enum UTF8Sanitizer {
                 }
                 while i < end {
                     let byte = src[i]
-                    let kind = classes[Int(byte)]
-                    if kind == plain {
-                        dst[w] = byte
-                        w += 1
+                    let escape = escapes[Int(byte)]
+                    if escape != 0 {
+                        // Two bytes stored, one or two kept: no branch on which (the room for
+                        // `maxExpansion` bytes per byte covers the spare one).
+                        UnsafeMutableRawPointer(dst + w).storeBytes(of: UInt16(truncatingIfNeeded: escape).littleEndian, as: UInt16.self)
+                        w += Int(escape >> 16)
                         i += 1
-                    } else if kind >= 0x20 {  // a two-character escape: the letter after the backslash
-                        dst[w] = 0x5C
-                        dst[w + 1] = kind
-                        w += 2
-                        i += 1
-                    } else if kind == control {
+                    } else if byte < 0x80 {
                         w += writeUnicodeEscape(byte, to: dst + w)
                         i += 1
                     } else {
@@ -66,13 +63,11 @@ public enum UTF8Sanitizer {
         }
     }
 
-    private static let plain: UInt8 = 0
-    private static let control: UInt8 = 1
-    private static let nonASCII: UInt8 = 2
-
-    /// For each byte: plain, control (`\u00XX`), non-ASCII, or the letter of its short escape.
-    private static let byteClasses: [UInt8] = (0...255).map { (byte: Int) -> UInt8 in
-        switch byte {
+    /// For each byte, what it becomes inside a JSON string when that is one or two bytes: those
+    /// bytes (the first in the low 8 bits) and their count (bits 16 and up). 0 for the other
+    /// control characters (`\u00XX`) and for non-ASCII bytes (validated as UTF-8).
+    private static let asciiEscapes: [UInt32] = (0...255).map { (byte: Int) -> UInt32 in
+        let shortEscape: UInt8? = switch byte {
         case 0x22: 0x22
         case 0x5C: 0x5C
         case 0x0A: UInt8(ascii: "n")
@@ -80,10 +75,10 @@ public enum UTF8Sanitizer {
         case 0x09: UInt8(ascii: "t")
         case 0x08: UInt8(ascii: "b")
         case 0x0C: UInt8(ascii: "f")
-        case 0..<0x20: control
-        case 0x80...: nonASCII
-        default: plain
+        default: nil
         }
+        if let shortEscape { return 0x5C | UInt32(shortEscape) << 8 | 2 << 16 }
+        return (0x20..<0x80).contains(byte) ? UInt32(byte) | 1 << 16 : 0
     }
 
     private enum Sequence {
