@@ -11,20 +11,20 @@ protocol ReactorDelegate: AnyObject, Sendable {
 }
 
 /// One OS thread with an epoll loop. It is the serial executor of the supervisor actor, so the
-/// supervisor's state is touched only here and blocking calls never reach Swift's pool, and a
-/// task executor for requests that only drive processes: such a request starts a process and
-/// is answered when it exits without leaving this thread.
-final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
-    // @unchecked: `epoll` and `wakeFD` never change after init, `jobs` and `threadID` are
-    // synchronized, and `delegate` is written once in `start` before the thread exists.
+/// supervisor's state is touched only here and blocking calls never reach Swift's pool; and
+/// through `taskExecutor`, the task executor of requests that only drive processes: such a
+/// request starts a process and is answered when it exits without leaving this thread.
+final class Reactor: SerialExecutor, @unchecked Sendable {
+    // @unchecked: `epoll` never changes after init, and `delegate` is written once in `start`
+    // before the thread exists.
     private let epoll: Int32
-    private let wakeFD: Int32
-    private let jobs = Mutex<[UnownedJob]>([])
-    private let threadID = Atomic<UInt>(0)
+    private let queue: JobQueue
     private nonisolated(unsafe) var delegate: (any ReactorDelegate)?
     /// Descriptors watched for others than the delegate (stdin), by token. Added before the
     /// thread starts, removed on it.
     private nonisolated(unsafe) var sources: [UInt64: (UInt32) -> Void] = [:]
+    /// The task executor face of this thread; see `JobQueue.Entry`.
+    let taskExecutor: ReactorTaskExecutor
 
     static let wakeToken: UInt64 = .max
     /// Tokens of `sources` have this bit; the delegate's tokens are descriptors, below it.
@@ -33,31 +33,24 @@ final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
 
     init() throws(SystemError) {
         epoll = try syscall("epoll_create1") { sr_epoll_create() }
-        wakeFD = try syscall("eventfd") { sr_eventfd() }
-        try syscall("epoll_ctl") { sr_epoll_ctl(epoll, Int32(SR_EPOLL_ADD), wakeFD, UInt32(SR_EPOLL_IN), Self.wakeToken) }
+        queue = try JobQueue()
+        taskExecutor = ReactorTaskExecutor(queue: queue)
+        try syscall("epoll_ctl") { sr_epoll_ctl(epoll, Int32(SR_EPOLL_ADD), queue.wakeFD, UInt32(SR_EPOLL_IN), Self.wakeToken) }
     }
 
     func start(delegate: any ReactorDelegate) {
         self.delegate = delegate
         startThread(name: "reactor") { [self] in
-            threadID.store(UInt(pthread_self()), ordering: .releasing)
+            queue.setThread()
             loop()
         }
     }
 
-    var isOnReactorThread: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
+    var isOnReactorThread: Bool { queue.isOnThread }
 
-    // MARK: SerialExecutor, TaskExecutor
+    // MARK: SerialExecutor
 
-    /// Jobs from other threads wake the loop; the loop's own run before it waits again.
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        let first = jobs.withLock { jobs in
-            jobs.append(job)
-            return jobs.count == 1
-        }
-        if first && !isOnReactorThread { wake() }
-    }
+    func enqueue(_ job: consuming ExecutorJob) { queue.push(UnownedJob(job), isolated: true) }
 
     func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
 
@@ -102,30 +95,19 @@ final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
 
     private static func sourceToken(_ fd: Int32) -> UInt64 { sourceBit | UInt64(fd) }
 
-    private func wake() {
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
-    }
-
     private func loop() {
         let capacity = 256
         var tokens = [UInt64](repeating: 0, count: capacity)
         var events = [UInt32](repeating: 0, count: capacity)
-        // Every job runs as isolated to the supervisor's executor. That is sound because this
-        // thread is its only one: whatever a job runs, nothing else runs meanwhile. A task that
-        // prefers this executor then enters the supervisor actor without being queued again
-        // (leaving it is a job: the runtime sees two executors).
         let serialExecutor = asUnownedSerialExecutor()
-        let taskExecutor = asUnownedTaskExecutor()
+        let taskExecutor = taskExecutor.asUnownedTaskExecutor()
         while true {
-            let jobsWaiting = jobs.withLock { !$0.isEmpty }
-            let timeout = jobsWaiting ? 0 : delegate!.reactorNextTimeout()
+            let timeout = queue.isEmpty ? delegate!.reactorNextTimeout() : 0
             let count = sr_epoll_wait(epoll, &tokens, &events, Int32(capacity), timeout)
             if count > 0 {
                 for i in 0..<Int(count) {
                     if tokens[i] == Self.wakeToken {
-                        var value: UInt64 = 0
-                        _ = read(wakeFD, &value, 8)
+                        queue.clearWake()
                     } else if tokens[i] & Self.sourceBit != 0 {
                         sources[tokens[i]]?(events[i])
                     } else {
@@ -134,19 +116,83 @@ final class Reactor: SerialExecutor, TaskExecutor, @unchecked Sendable {
                 }
             }
             delegate!.reactorFireTimers()
-            // Jobs until none is left (a request hops between actors here, each hop a job), but
-            // at most `jobsPerTurn`, so that a burst of requests does not starve I/O.
+            // Jobs until none is left (a request hops between the supervisor and its own code
+            // here, each hop a job), but at most `jobsPerTurn`, so that a burst of requests does
+            // not starve I/O.
             var ran = 0
             while ran < Self.jobsPerTurn {
-                let batch = jobs.withLock { jobs -> [UnownedJob] in
-                    defer { jobs.removeAll(keepingCapacity: true) }
-                    return jobs
-                }
+                let batch = queue.takeAll()
                 if batch.isEmpty { break }
-                for job in batch { job.runSynchronously(isolatedTo: serialExecutor, taskExecutor: taskExecutor) }
+                for entry in batch {
+                    if entry.isolated {
+                        entry.job.runSynchronously(isolatedTo: serialExecutor, taskExecutor: taskExecutor)
+                    } else {
+                        entry.job.runSynchronously(on: taskExecutor)
+                    }
+                }
                 ran += batch.count
             }
         }
+    }
+}
+
+/// The reactor thread as a task executor. Its jobs run there outside the supervisor's
+/// isolation: a task calls nonisolated async functions without being queued again, and is
+/// queued only to enter or leave the supervisor actor.
+final class ReactorTaskExecutor: TaskExecutor {
+    private let queue: JobQueue
+
+    fileprivate init(queue: JobQueue) { self.queue = queue }
+
+    func enqueue(_ job: consuming ExecutorJob) { queue.push(UnownedJob(job), isolated: false) }
+}
+
+/// The jobs waiting for the reactor thread, and the eventfd that wakes it for a job enqueued
+/// elsewhere (the thread's own jobs run before it waits again).
+private final class JobQueue: Sendable {
+    struct Entry {
+        let job: UnownedJob
+        /// Enqueued on the serial executor: runs isolated to the supervisor actor. Running the
+        /// task executor's jobs that way too would make every call of a nonisolated async
+        /// function leave that isolation, a job each time.
+        let isolated: Bool
+    }
+
+    private let entries = Mutex<[Entry]>([])
+    private let threadID = Atomic<UInt>(0)
+    let wakeFD: Int32
+
+    init() throws(SystemError) {
+        wakeFD = try syscall("eventfd") { sr_eventfd() }
+    }
+
+    func setThread() { threadID.store(UInt(pthread_self()), ordering: .releasing) }
+
+    var isOnThread: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
+
+    var isEmpty: Bool { entries.withLock { $0.isEmpty } }
+
+    func push(_ job: UnownedJob, isolated: Bool) {
+        let first = entries.withLock { entries in
+            entries.append(Entry(job: job, isolated: isolated))
+            return entries.count == 1
+        }
+        if first && !isOnThread {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    func takeAll() -> [Entry] {
+        entries.withLock { entries in
+            defer { entries.removeAll(keepingCapacity: true) }
+            return entries
+        }
+    }
+
+    func clearWake() {
+        var value: UInt64 = 0
+        _ = read(wakeFD, &value, 8)
     }
 }
 

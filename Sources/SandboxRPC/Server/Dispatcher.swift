@@ -168,7 +168,7 @@ final class Dispatcher: Sendable {
 
     /// The reactor for methods placed there, else nil: the global executor.
     private func executor(for method: String) -> (any TaskExecutor)? {
-        methods.placement(of: method) == .reactor ? reactor : nil
+        methods.placement(of: method) == .reactor ? reactor?.taskExecutor : nil
     }
 
     /// A place in the arrival order of the request's sandbox, taken on the reader thread.
