@@ -15,15 +15,15 @@ protocol ReactorDelegate: AnyObject, Sendable {
 /// through `taskExecutor`, the task executor of requests that only drive processes: such a
 /// request starts a process and is answered when it exits without leaving this thread.
 final class Reactor: SerialExecutor, @unchecked Sendable {
-    // @unchecked: `epoll` never changes after init, and `delegate` is written once in `start`
-    // before the thread exists.
+    // @unchecked: `delegate` is written once in `start`, before the thread exists, and
+    // `sources` is changed before that or on the thread.
     private let epoll: Int32
     private let queue: JobQueue
     private nonisolated(unsafe) var delegate: (any ReactorDelegate)?
     /// Descriptors watched for others than the delegate (stdin), by token. Added before the
     /// thread starts, removed on it.
     private nonisolated(unsafe) var sources: [UInt64: (UInt32) -> Void] = [:]
-    /// The task executor face of this thread; see `JobQueue.Entry`.
+    /// This thread as the task executor of requests placed on the reactor.
     let taskExecutor: ReactorTaskExecutor
 
     static let wakeToken: UInt64 = .max
@@ -41,12 +41,12 @@ final class Reactor: SerialExecutor, @unchecked Sendable {
     func start(delegate: any ReactorDelegate) {
         self.delegate = delegate
         startThread(name: "reactor") { [self] in
-            queue.setThread()
+            queue.bindToCurrentThread()
             loop()
         }
     }
 
-    var isOnReactorThread: Bool { queue.isOnThread }
+    private var isOnReactorThread: Bool { queue.isOnThread }
 
     // MARK: SerialExecutor
 
@@ -54,6 +54,8 @@ final class Reactor: SerialExecutor, @unchecked Sendable {
 
     func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
 
+    /// By thread, so it also holds in a `taskExecutor` job, which the runtime counts as not
+    /// isolated: sound, since this thread is the supervisor's only one and runs one job at a time.
     func checkIsolated() {
         precondition(isOnReactorThread, "not on the reactor thread")
     }
@@ -100,7 +102,7 @@ final class Reactor: SerialExecutor, @unchecked Sendable {
         var tokens = [UInt64](repeating: 0, count: capacity)
         var events = [UInt32](repeating: 0, count: capacity)
         let serialExecutor = asUnownedSerialExecutor()
-        let taskExecutor = taskExecutor.asUnownedTaskExecutor()
+        let unownedTaskExecutor = taskExecutor.asUnownedTaskExecutor()
         while true {
             let timeout = queue.isEmpty ? delegate!.reactorNextTimeout() : 0
             let count = sr_epoll_wait(epoll, &tokens, &events, Int32(capacity), timeout)
@@ -125,9 +127,9 @@ final class Reactor: SerialExecutor, @unchecked Sendable {
                 if batch.isEmpty { break }
                 for entry in batch {
                     if entry.isolated {
-                        entry.job.runSynchronously(isolatedTo: serialExecutor, taskExecutor: taskExecutor)
+                        entry.job.runSynchronously(isolatedTo: serialExecutor, taskExecutor: unownedTaskExecutor)
                     } else {
-                        entry.job.runSynchronously(on: taskExecutor)
+                        entry.job.runSynchronously(on: unownedTaskExecutor)
                     }
                 }
                 ran += batch.count
@@ -137,8 +139,8 @@ final class Reactor: SerialExecutor, @unchecked Sendable {
 }
 
 /// The reactor thread as a task executor. Its jobs run there outside the supervisor's
-/// isolation: a task calls nonisolated async functions without being queued again, and is
-/// queued only to enter or leave the supervisor actor.
+/// isolation: a task calls nonisolated async functions without being queued again; it is
+/// queued to enter or leave an actor, or to go on after waiting (a continuation).
 final class ReactorTaskExecutor: TaskExecutor {
     private let queue: JobQueue
 
@@ -166,7 +168,7 @@ private final class JobQueue: Sendable {
         wakeFD = try syscall("eventfd") { sr_eventfd() }
     }
 
-    func setThread() { threadID.store(UInt(pthread_self()), ordering: .releasing) }
+    func bindToCurrentThread() { threadID.store(UInt(pthread_self()), ordering: .releasing) }
 
     var isOnThread: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
 

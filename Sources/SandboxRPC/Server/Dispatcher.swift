@@ -166,7 +166,7 @@ final class Dispatcher: Sendable {
         return await withTaskExecutorPreference(globalConcurrentExecutor) { OutgoingMessage.result(id: id, result) }
     }
 
-    /// The reactor for methods placed there, else nil: the global executor.
+    /// The reactor's task executor for methods placed there, else nil: the global executor.
     private func executor(for method: String) -> (any TaskExecutor)? {
         methods.placement(of: method) == .reactor ? reactor?.taskExecutor : nil
     }
