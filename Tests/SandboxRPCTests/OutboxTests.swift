@@ -82,24 +82,38 @@ import Testing
         return sr_write_nowait(pipe.write, &byte, 1, nil, 0) == 1
     }()
 
-    @Test func aChunkLargerThanThePipeGoesOutAsFarAsItFitsAndTheRestThroughTheWriter() {
+    @Test func aLineLargerThanThePipeGoesOutAsFarAsItFitsAndTheRestThroughTheWriter() {
         let pipe = Pipe()
         defer { pipe.close() }
         let outbox = Outbox(directFD: pipe.write)
-        let chunk: [UInt8] = (0..<5000).flatMap { Self.line($0) + [UInt8(0x0A)] }  // ~200 KB
-        chunk.withUnsafeBytes { outbox.send(lines: $0) }
-        outbox.send(line: Self.line(-1))
-        let expected = chunk + Self.line(-1) + [UInt8(0x0A)]
+        let large = Array(#"{"jsonrpc":"2.0","id":1,"result":{"stdout":""#.utf8)
+            + Array(repeating: UInt8(ascii: "a"), count: 200_000) + Array(#""}}"#.utf8)
+        outbox.send(line: large)
+        outbox.send(line: Self.line(2))
+        let expected = large + [UInt8(0x0A)] + Self.line(2) + [UInt8(0x0A)]
         let direct = pipe.drain()  // no writer thread yet: what the pipe took at once
         if Self.pipesTakeNoWaitWrites {
-            #expect(direct.count > 0 && direct.count < chunk.count)
+            #expect(direct.count > 0 && direct.count < large.count)
         } else {
             #expect(direct.isEmpty, "without RWF_NOWAIT only a line of at most PIPE_BUF goes directly")
         }
-        #expect(direct == Array(chunk.prefix(direct.count)))
+        #expect(direct == Array(large.prefix(direct.count)))
         #expect(!outbox.isIdle)
         StdoutWriter.start(outbox: outbox, fd: pipe.write) {}
         #expect(direct + pipe.receive(expected.count - direct.count) == expected)
+        outbox.close()
+    }
+
+    @Test func streamedOutputIsQueuedForTheWriterEvenWhenThePipeHasRoom() {
+        let pipe = Pipe()
+        defer { pipe.close() }
+        let outbox = Outbox(directFD: pipe.write)
+        let chunks: [[UInt8]] = (0..<3).map { Self.line($0) + [UInt8(0x0A)] }
+        for chunk in chunks { chunk.withUnsafeBytes { outbox.send(lines: $0) } }
+        #expect(pipe.drain().isEmpty, "written by the reactor, not coalesced by the writer")
+        StdoutWriter.start(outbox: outbox, fd: pipe.write) {}
+        let expected = chunks.flatMap { $0 }
+        #expect(pipe.receive(expected.count) == expected)
         outbox.close()
     }
 

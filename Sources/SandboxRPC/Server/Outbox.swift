@@ -7,10 +7,12 @@ import Synchronization
 /// Past `highWater` bytes it reports congestion, and the supervisor stops reading child pipes
 /// (so the children block on their own writes) until the writer has brought it below `lowWater`.
 ///
-/// With a `directFD`, whatever is sent while nothing is queued or being written goes straight to
+/// With a `directFD`, a message sent while nothing is queued or being written goes straight to
 /// that descriptor from the sender's thread, as much of it as the descriptor takes without
-/// waiting (`DirectWrite`); only the rest is queued, ahead of anything sent meanwhile. An answer,
-/// or output the client keeps up with, then costs no wake-up of the writer thread.
+/// waiting (`DirectWrite`); only the rest is queued, ahead of anything sent meanwhile. An answer
+/// then costs no wake-up of the writer thread. Streamed output is always queued: the writer
+/// coalesces the chunks of many processes into few large writes, where writing each chunk on
+/// the reactor would cost a system call apiece (twice as slow with a thousand chatty commands).
 final class Outbox: Sendable {
     /// How a sender writes to `directFD` without waiting for room.
     private enum DirectWrite {
@@ -68,9 +70,8 @@ final class Outbox: Sendable {
         }
     }
 
-    /// Sends bytes that are already whole lines (each ending in a newline).
+    /// Queues bytes that are already whole lines (each ending in a newline), for the writer.
     func send(lines: UnsafeRawBufferPointer) {
-        if writeDirectly(lines, appendingNewline: false) { return }
         enqueue { $0.append(contentsOf: lines) }
     }
 
