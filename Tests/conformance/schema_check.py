@@ -37,7 +37,8 @@ class SchemaViolation(AssertionError):
 
 
 def id_key(value: Any) -> tuple:
-    """A key that tells 1, 1.0, True and "1" apart (they are different JSON-RPC ids)."""
+    """A key that tells 1, 1.0, True and "1" apart (they are different JSON-RPC ids), and 0.0 from
+    -0.0 (the bridge echoes each as given, so a batch may hold both)."""
     if value is None:
         return ("null",)
     if isinstance(value, bool):
@@ -45,7 +46,7 @@ def id_key(value: Any) -> tuple:
     if isinstance(value, int):
         return ("int", value)
     if isinstance(value, float):
-        return ("float", value)
+        return ("float", repr(value))
     if isinstance(value, str):
         return ("str", value)
     return ("other", json.dumps(value, sort_keys=True))
