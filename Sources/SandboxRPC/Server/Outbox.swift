@@ -63,7 +63,7 @@ final class Outbox: Sendable {
 
     /// Sends one message line; `line` must not contain its newline.
     func send(line: [UInt8]) {
-        if line.withUnsafeBytes({ writeDirectly($0, appendingNewline: true) }) { return }
+        if line.withUnsafeBytes(writeDirectly) { return }
         enqueue { pending in
             pending.append(contentsOf: line)
             pending.append(0x0A)
@@ -75,12 +75,12 @@ final class Outbox: Sendable {
         enqueue { $0.append(contentsOf: lines) }
     }
 
-    /// Writes `bytes` (and, when `appendingNewline`, a newline) to `directFD` if nothing is queued
-    /// or being written, as far as the descriptor takes them without waiting; the rest is queued
-    /// ahead of anything sent meanwhile. False: nothing written or queued (the caller queues).
-    private func writeDirectly(_ bytes: UnsafeRawBufferPointer, appendingNewline: Bool) -> Bool {
+    /// Writes `line` and its newline to `directFD` if nothing is queued or being written, as far
+    /// as the descriptor takes them without waiting; the rest is queued ahead of anything sent
+    /// meanwhile. False: nothing written or queued (the caller queues).
+    private func writeDirectly(_ line: UnsafeRawBufferPointer) -> Bool {
         guard let fd = directFD else { return false }
-        let total = bytes.count + (appendingNewline ? 1 : 0)
+        let total = line.count + 1
         let mode = state.withLock { state -> DirectWrite? in
             guard !state.closed, !state.writing, !state.writingDirectly, state.pending.isEmpty,
                   state.directWrite == .noWait || total <= Int(PIPE_BUF) else { return nil }
@@ -88,10 +88,10 @@ final class Outbox: Sendable {
             return state.directWrite
         }
         guard var mode else { return false }
-        var result = Self.write(bytes, appendingNewline: appendingNewline, to: fd, mode)
+        var result = Self.write(line, to: fd, mode)
         if mode == .noWait && (result == -Int(EOPNOTSUPP) || result == -Int(EINVAL)) {
             mode = .whenRoom  // a descriptor that refuses RWF_NOWAIT, now and from now on
-            result = total <= Int(PIPE_BUF) ? Self.write(bytes, appendingNewline: appendingNewline, to: fd, mode) : 0
+            result = total <= Int(PIPE_BUF) ? Self.write(line, to: fd, mode) : 0
         }
         let written = max(0, result)
         let wake = state.withLock { state -> Bool in
@@ -99,9 +99,9 @@ final class Outbox: Sendable {
             state.directWrite = mode
             if written < total && !state.abandoned {
                 // The rest was sent before anything queued meanwhile, and before a `close`.
-                let rest = UnsafeRawBufferPointer(rebasing: bytes[min(written, bytes.count)...])
+                let rest = UnsafeRawBufferPointer(rebasing: line[min(written, line.count)...])
                 state.pending.insert(contentsOf: rest, at: 0)
-                if appendingNewline { state.pending.insert(0x0A, at: rest.count) }
+                state.pending.insert(0x0A, at: rest.count)
                 if state.pending.count > highWater { state.congested = true }
             }
             guard !state.pending.isEmpty || state.closed, state.writerWaiting else { return false }
@@ -112,13 +112,12 @@ final class Outbox: Sendable {
         return true
     }
 
-    /// Bytes written, 0 when there was no room, or -errno.
-    private static func write(_ bytes: UnsafeRawBufferPointer, appendingNewline: Bool, to fd: Int32, _ mode: DirectWrite) -> Int {
+    /// `line` and its newline: bytes written, 0 when there was no room, or -errno.
+    private static func write(_ line: UnsafeRawBufferPointer, to fd: Int32, _ mode: DirectWrite) -> Int {
         var newline = UInt8(0x0A)
-        let tailCount = appendingNewline ? 1 : 0
         return switch mode {
-        case .noWait: sr_write_nowait(fd, bytes.baseAddress, bytes.count, &newline, tailCount)
-        case .whenRoom: sr_write_if_room(fd, bytes.baseAddress, bytes.count, &newline, tailCount)
+        case .noWait: sr_write_nowait(fd, line.baseAddress, line.count, &newline, 1)
+        case .whenRoom: sr_write_if_room(fd, line.baseAddress, line.count, &newline, 1)
         }
     }
 
