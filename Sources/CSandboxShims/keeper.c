@@ -254,6 +254,7 @@ void sr_keeper_main(int sock) {
                 kill_all();
                 send_event(SR_OP_KILLED_ALL, 0, 0, 0);
             }
+            // SR_OP_WAKE: nothing to do; being awake when the spawn request comes was the point.
             for (int i = 0; i < nfds; i++) close(fds[i]);
         }
     }

@@ -1,5 +1,6 @@
 import CSandboxShims
 import Glibc
+import Synchronization
 
 /// The bridge's end of a sandbox's keeper: the small process (this binary, `__keeper`) that
 /// starts the sandbox's commands, reaps them and kills every descendant when told to or when
@@ -91,6 +92,34 @@ struct KeeperHandle: Sendable, Hashable {
 
     /// The keeper's receive buffer (MAX_MESSAGE in keeper.c).
     static let maxMessageBytes = 1 << 20
+}
+
+/// Wakes a sandbox's keeper while the bridge is still preparing a spawn request for it.
+///
+/// A keeper that has been idle for a while (a command running for a millisecond is enough)
+/// takes tens of microseconds on a VM to be scheduled again when a message arrives; woken at the
+/// start of a request, it is up by the time the request is sent, and the spawn does not wait for
+/// that. Callable from any thread: a descriptor leaves the table, under its lock, before the
+/// supervisor closes it, so a wake-up never reaches a number that was reused meanwhile.
+final class KeeperWakeups: Sendable {
+    private let sockets = Mutex<[String: Int32]>([:])
+
+    func add(_ keeper: KeeperHandle, sandboxId: String) {
+        sockets.withLock { $0[sandboxId] = keeper.socket }
+    }
+
+    /// Called before the keeper's socket is closed.
+    func remove(sandboxId: String) {
+        sockets.withLock { _ = $0.removeValue(forKey: sandboxId) }
+    }
+
+    func wake(sandboxId: String) {
+        sockets.withLock { sockets in
+            guard let socket = sockets[sandboxId] else { return }
+            var op = UInt32(SR_OP_WAKE)
+            _ = send(socket, &op, MemoryLayout<UInt32>.size, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+        }
+    }
 }
 
 /// Everything the keeper needs to start one process.

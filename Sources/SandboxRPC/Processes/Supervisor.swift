@@ -12,6 +12,7 @@ actor Supervisor: ReactorDelegate {
 
     let outbox: Outbox
     let logger: Logger
+    private let wakeups = KeeperWakeups()
     static let rememberedExits = 1024
 
     /// The processes of one sandbox and the keeper that started them.
@@ -101,6 +102,7 @@ actor Supervisor: ReactorDelegate {
         }
         owners[keeper.socket] = .keeper(sandboxId: sandboxId)
         sandboxes[sandboxId] = SandboxState(id: sandboxId, keeper: keeper)
+        wakeups.add(keeper, sandboxId: sandboxId)
         pipeReserve.refill()
     }
 
@@ -144,11 +146,18 @@ actor Supervisor: ReactorDelegate {
         }
         reactor.remove(fd: state.keeper.socket)
         owners[state.keeper.socket] = nil
+        wakeups.remove(sandboxId: sandboxId)
         state.keeper.close()
         sandboxes[sandboxId] = nil
     }
 
     // MARK: Spawning
+
+    /// Called as a request that will start a process begins, from any thread: the sandbox's
+    /// keeper is woken now, so that it is scheduled by the time the request reaches it.
+    nonisolated func expectSpawn(sandboxId: String) {
+        wakeups.wake(sandboxId: sandboxId)
+    }
 
     /// Runs `spawn` on the reactor thread. A child's parent-death signal fires when the *thread*
     /// that started it ends, and pool threads come and go; this one lives as long as the bridge.

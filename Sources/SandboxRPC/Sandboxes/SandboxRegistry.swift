@@ -49,6 +49,12 @@ actor SandboxRegistry {
         return isolations
     }
 
+    /// A request that will start a process in the sandbox has arrived: a local sandbox's keeper
+    /// is woken now, while the request is decoded and prepared (a no-op for other sandboxes).
+    nonisolated func expectSpawn(in sandboxId: String) {
+        supervisor.expectSpawn(sandboxId: sandboxId)
+    }
+
     /// The sandbox with this id; without one, the default sandbox, created on first use.
     func sandbox(_ id: String?) async throws -> any Sandbox {
         try InputChecks.sandboxId(id)

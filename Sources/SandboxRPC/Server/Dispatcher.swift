@@ -171,9 +171,12 @@ final class Dispatcher: Sendable {
         methods.placement(of: method) == .reactor ? reactor?.taskExecutor : nil
     }
 
-    /// A place in the arrival order of the request's sandbox, taken on the reader thread.
+    /// A place in the arrival order of the request's sandbox, taken on the reader thread, where
+    /// the method's arrival hook runs too.
     private func ticket(method: String, params: JSONValue?) -> ArrivalOrder.Ticket? {
-        methods.lane(for: method, params: params).map { arrivalOrder.enter(lane: $0) }
+        guard let sandboxId = methods.lane(for: method, params: params) else { return nil }
+        methods.arrived(method, sandboxId: sandboxId)
+        return arrivalOrder.enter(lane: sandboxId)
     }
 
     /// Runs the handler once the request's turn has come; its ticket is released at the latest

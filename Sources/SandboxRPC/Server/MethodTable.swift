@@ -39,6 +39,7 @@ struct MethodTable: Sendable {
     /// Methods whose params are `SandboxScoped`: they take effect in arrival order per sandbox.
     private var sandboxScoped: Set<String> = []
     private var onReactor: Set<String> = []
+    private var arrivalHooks: [String: @Sendable (_ sandboxId: String) -> Void] = [:]
 
     mutating func register<M: RPCMethod>(
         _ method: M.Type, on placement: Placement = .pool,
@@ -54,6 +55,16 @@ struct MethodTable: Sendable {
     }
 
     func handler(for method: String) -> Handler? { handlers[method] }
+
+    /// Runs `hook` with the request's sandbox as soon as a request for `method` arrives, before
+    /// its task starts and its params are decoded: for cheap preparation that should overlap
+    /// that work. `method` must be sandbox-scoped.
+    mutating func onArrival<M: RPCMethod>(of method: M.Type, _ hook: @escaping @Sendable (_ sandboxId: String) -> Void) {
+        precondition(sandboxScoped.contains(M.name), "\(M.name) is not registered as sandbox-scoped")
+        arrivalHooks[M.name] = hook
+    }
+
+    func arrived(_ method: String, sandboxId: String) { arrivalHooks[method]?(sandboxId) }
 
     func placement(of method: String) -> Placement { onReactor.contains(method) ? .reactor : .pool }
 

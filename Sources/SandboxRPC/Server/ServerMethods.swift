@@ -35,6 +35,7 @@ enum ServerMethods {
         table.register(CommandsRun.self, on: .reactor) { params, context in
             try await registry.sandbox(params.sandboxId).run(params, context: context)
         }
+        table.onArrival(of: CommandsRun.self, registry.expectSpawn(in:))
         table.register(CommandsList.self, on: .reactor) { params, _ in
             CommandsList.Result(processes: try await registry.sandbox(params.sandboxId).list())
         }
@@ -71,6 +72,7 @@ enum ServerMethods {
         table.register(PtyCreate.self, on: .reactor) { params, context in
             PtyCreate.Result(pid: try await registry.sandbox(params.sandboxId).createPty(params, context: context))
         }
+        table.onArrival(of: PtyCreate.self, registry.expectSpawn(in:))
         table.register(PtySendInput.self) { params, _ in
             let bytes = try decode(params.data, .base64, field: "data")
             try await registry.sandbox(params.sandboxId).sendPtyInput(pid: params.pid, data: bytes)
