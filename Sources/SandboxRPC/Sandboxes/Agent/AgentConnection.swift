@@ -22,7 +22,7 @@ final class AgentConnection: Sendable {
 
     let sandboxId: String
     private let state = Mutex(State())
-    private let requests = Outbox(highWater: .max, lowWater: 0)
+    private let requests: Outbox
     private let outbox: Outbox
     private let logger: Logger
     private let onClosed: @Sendable () -> Void
@@ -47,6 +47,7 @@ final class AgentConnection: Sendable {
         self.outbox = outbox
         self.logger = logger
         self.onClosed = onClosed
+        self.requests = Outbox(highWater: .max, lowWater: 0, directFD: input)
         StdoutWriter.start(outbox: requests, fd: input) { [requests] in requests.close() }
         startThread(name: "agent-reader") { [self] in
             readLoop(output)
