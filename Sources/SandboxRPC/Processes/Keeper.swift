@@ -51,10 +51,15 @@ struct KeeperHandle: Sendable, Hashable {
         }
     }
 
-    func requestKillAll() {
+    /// Asks the keeper to kill every descendant; false when the socket is full (try again once
+    /// the keeper has been heard).
+    func requestKillAll() throws(SystemError) -> Bool {
         var header = sr_spawn_header()
         header.op = UInt32(SR_OP_KILL_ALL)
-        _ = withUnsafeBytes(of: &header) { sr_send_with_fds(socket, $0.baseAddress, $0.count, nil, 0) }
+        let rc = withUnsafeBytes(of: &header) { sr_send_with_fds(socket, $0.baseAddress, $0.count, nil, 0) }
+        if rc == EAGAIN { return false }
+        if rc != 0 { throw SystemError(call: "sendmsg(keeper)", errno: rc) }
+        return true
     }
 
     /// Asks the keeper to start a process with the given stdio descriptors; false when the
@@ -94,30 +99,44 @@ struct KeeperHandle: Sendable, Hashable {
     static let maxMessageBytes = 1 << 20
 }
 
-/// Wakes a sandbox's keeper while the bridge is still preparing a spawn request for it.
+/// The keepers' sockets by sandbox, for waking a keeper while the bridge is still preparing a
+/// spawn request for it.
 ///
 /// A keeper that has been idle for a while (a command running for a millisecond is enough)
 /// takes tens of microseconds on a VM to be scheduled again when a message arrives; woken at the
-/// start of a request, it is up by the time the request is sent, and the spawn does not wait for
-/// that. Callable from any thread: a descriptor leaves the table, under its lock, before the
-/// supervisor closes it, so a wake-up never reaches a number that was reused meanwhile.
+/// start of a request, it is up by the time the request is sent. Callable from any thread: a
+/// socket is closed here, under the same lock as the sends, so a wake-up never reaches a
+/// descriptor number that was reused meanwhile.
 final class KeeperWakeups: Sendable {
-    private let sockets = Mutex<[String: Int32]>([:])
+    private struct Entry {
+        let keeper: KeeperHandle
+        var lastWake: UInt64 = 0
+    }
+
+    /// A keeper woken this recently is awake still, or has the wake-up queued: at most one wake
+    /// per interval, so a burst of requests cannot fill its socket with them.
+    static let interval: UInt64 = 200_000  // ns
+
+    private let entries = Mutex<[String: Entry]>([:])
 
     func add(_ keeper: KeeperHandle, sandboxId: String) {
-        sockets.withLock { $0[sandboxId] = keeper.socket }
+        entries.withLock { $0[sandboxId] = Entry(keeper: keeper) }
     }
 
-    /// Called before the keeper's socket is closed.
-    func remove(sandboxId: String) {
-        sockets.withLock { _ = $0.removeValue(forKey: sandboxId) }
+    /// Forgets the sandbox's keeper and closes its socket.
+    func retire(sandboxId: String) {
+        entries.withLock { $0.removeValue(forKey: sandboxId)?.keeper.close() }
     }
 
-    func wake(sandboxId: String) {
-        sockets.withLock { sockets in
-            guard let socket = sockets[sandboxId] else { return }
+    func wakeKeeper(of sandboxId: String) {
+        let now = Clock.monotonicNanos()
+        entries.withLock { entries in
+            guard let entry = entries[sandboxId], now &- entry.lastWake >= Self.interval else { return }
+            entries[sandboxId]!.lastWake = now
             var op = UInt32(SR_OP_WAKE)
-            _ = send(socket, &op, MemoryLayout<UInt32>.size, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+            // Unchecked: a full socket (EAGAIN) means the keeper has messages to wake it already,
+            // and a keeper that is gone (EPIPE) is reported by the supervisor's reading of it.
+            _ = send(entry.keeper.socket, &op, MemoryLayout<UInt32>.size, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
         }
     }
 }

@@ -131,8 +131,13 @@ actor Supervisor: ReactorDelegate {
             process.ending = .sandboxKilled
         }
         if !state.keeperGone {
-            state.keeper.requestKillAll()
-            await withCheckedContinuation { state.killedAllWaiters.append($0) }
+            do throws(SystemError) {
+                try send(to: state) { () throws(SystemError) in try state.keeper.requestKillAll() }
+            } catch {
+                logger.error("cannot ask the keeper of sandbox \(sandboxId) to kill: \(error)")
+                if !state.keeperGone { keeperLost(state) }  // unreachable: as good as gone
+            }
+            if !state.keeperGone { await withCheckedContinuation { state.killedAllWaiters.append($0) } }
         }
         for process in state.processes.values where !process.isFinished {
             if process.exitStatus == nil {
@@ -146,8 +151,7 @@ actor Supervisor: ReactorDelegate {
         }
         reactor.remove(fd: state.keeper.socket)
         owners[state.keeper.socket] = nil
-        wakeups.remove(sandboxId: sandboxId)
-        state.keeper.close()
+        wakeups.retire(sandboxId: sandboxId)  // closes the socket
         sandboxes[sandboxId] = nil
     }
 
@@ -155,8 +159,20 @@ actor Supervisor: ReactorDelegate {
 
     /// Called as a request that will start a process begins, from any thread: the sandbox's
     /// keeper is woken now, so that it is scheduled by the time the request reaches it.
-    nonisolated func expectSpawn(sandboxId: String) {
-        wakeups.wake(sandboxId: sandboxId)
+    nonisolated func expectSpawn(in sandboxId: String) {
+        wakeups.wakeKeeper(of: sandboxId)
+    }
+
+    /// Sends to the sandbox's keeper with `attempt`, which reports false while the socket is
+    /// full. The keeper may be blocked sending us events meanwhile: its events are read whenever
+    /// the socket is full, so that neither waits on the other for ever.
+    private func send(to state: SandboxState, _ attempt: () throws(SystemError) -> Bool) throws(SystemError) {
+        while try !attempt() {
+            if sr_poll_one(state.keeper.socket, Int16(POLLIN | POLLOUT), 1000) & Int32(POLLIN) != 0 {
+                keeperReadable(state.id)
+            }
+            if state.keeperGone { throw SystemError(call: "sendmsg(keeper)", errno: EPIPE) }
+        }
     }
 
     /// Runs `spawn` on the reactor thread. A child's parent-death signal fires when the *thread*
@@ -172,13 +188,8 @@ actor Supervisor: ReactorDelegate {
         let token = nextToken
         nextToken &+= 1
         do throws(SystemError) {
-            // The keeper may be blocked sending us events while we send it a request: read its
-            // events whenever the socket is full, so neither waits on the other for ever.
-            while try !state.keeper.spawn(token: token, request: request, stdio: stdio.childEnds) {
-                if sr_poll_one(state.keeper.socket, Int16(POLLIN | POLLOUT), 1000) & Int32(POLLIN) != 0 {
-                    keeperReadable(sandboxId)
-                }
-                if state.keeperGone { throw SystemError(call: "sendmsg(keeper)", errno: EPIPE) }
+            try send(to: state) { () throws(SystemError) in
+                try state.keeper.spawn(token: token, request: request, stdio: stdio.childEnds)
             }
         } catch {
             stdio.closeAll()

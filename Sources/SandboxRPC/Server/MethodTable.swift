@@ -56,15 +56,20 @@ struct MethodTable: Sendable {
 
     func handler(for method: String) -> Handler? { handlers[method] }
 
-    /// Runs `hook` with the request's sandbox as soon as a request for `method` arrives, before
-    /// its task starts and its params are decoded: for cheap preparation that should overlap
-    /// that work. `method` must be sandbox-scoped.
-    mutating func onArrival<M: RPCMethod>(of method: M.Type, _ hook: @escaping @Sendable (_ sandboxId: String) -> Void) {
-        precondition(sandboxScoped.contains(M.name), "\(M.name) is not registered as sandbox-scoped")
-        arrivalHooks[M.name] = hook
+    /// Registers a sandbox-scoped method whose `arrival` hook runs with the request's sandbox as
+    /// soon as a request for it arrives, on the reader thread, before its task starts and its
+    /// params are decoded: for cheap preparation that should overlap that work.
+    mutating func register<M: RPCMethod>(
+        _ method: M.Type, on placement: Placement = .pool,
+        arrival: @escaping @Sendable (_ sandboxId: String) -> Void,
+        _ body: @escaping @Sendable (M.Params, RequestContext) async throws -> M.Result
+    ) where M.Params: SandboxScoped {
+        register(method, on: placement, body)
+        arrivalHooks[M.name] = arrival
     }
 
-    func arrived(_ method: String, sandboxId: String) { arrivalHooks[method]?(sandboxId) }
+    /// A request for `method` in `sandboxId` has arrived (its `lane`).
+    func runArrivalHook(of method: String, sandboxId: String) { arrivalHooks[method]?(sandboxId) }
 
     func placement(of method: String) -> Placement { onReactor.contains(method) ? .reactor : .pool }
 

@@ -32,10 +32,9 @@ enum ServerMethods {
             return SandboxGetHost.Result(host: try await registry.sandbox(params.sandboxId).getHost(port: params.port))
         }
 
-        table.register(CommandsRun.self, on: .reactor) { params, context in
+        table.register(CommandsRun.self, on: .reactor, arrival: registry.expectSpawn(in:)) { params, context in
             try await registry.sandbox(params.sandboxId).run(params, context: context)
         }
-        table.onArrival(of: CommandsRun.self, registry.expectSpawn(in:))
         table.register(CommandsList.self, on: .reactor) { params, _ in
             CommandsList.Result(processes: try await registry.sandbox(params.sandboxId).list())
         }
@@ -69,10 +68,9 @@ enum ServerMethods {
                 pid: params.pid, since: params.since ?? .zero, budget: max(0, params.budget ?? 16 * 1024))
         }
 
-        table.register(PtyCreate.self, on: .reactor) { params, context in
+        table.register(PtyCreate.self, on: .reactor, arrival: registry.expectSpawn(in:)) { params, context in
             PtyCreate.Result(pid: try await registry.sandbox(params.sandboxId).createPty(params, context: context))
         }
-        table.onArrival(of: PtyCreate.self, registry.expectSpawn(in:))
         table.register(PtySendInput.self) { params, _ in
             let bytes = try decode(params.data, .base64, field: "data")
             try await registry.sandbox(params.sandboxId).sendPtyInput(pid: params.pid, data: bytes)
