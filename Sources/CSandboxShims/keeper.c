@@ -110,9 +110,6 @@ static void child_fail(const char *what) {
     _exit(127);
 }
 
-/// Set by a vfork child once it has told the bridge its pid (the child shares our memory).
-static volatile int child_reported;
-
 /// Runs in the vfork child: system calls only, then exec or _exit; it never returns.
 static void run_child(const struct sr_spawn_header *h, char *cwd, char **argv, char **envp, const int *fds) {
     setsid();
@@ -126,9 +123,6 @@ static void run_child(const struct sr_spawn_header *h, char *cwd, char **argv, c
             _exit(127);
         }
     }
-    // The pid goes out now rather than once exec is done (when vfork returns in the keeper):
-    // the bridge takes it in while the program loads, instead of after it has run.
-    if (send_event(SR_OP_SPAWNED, h->token, getpid(), 0)) child_reported = 1;
     if (close_range(3, ~0U, 0) < 0) {
         for (int fd = 3; fd < 65536; fd++) close(fd);  // a kernel without close_range
     }
@@ -179,15 +173,20 @@ static void handle_spawn(char *message, size_t len, const int *fds, int nfds) {
     char *saved = argv[h.argc];
     argv[h.argc] = NULL;
     // vfork: no page tables to copy; the child only makes system calls until it execs or exits.
-    child_reported = 0;
     pid_t pid = vfork();
     if (pid == 0) run_child(&h, strings[0], argv, envp, fds);
     argv[h.argc] = saved;
     int err = errno;
     free(envp);
     free(strings);
-    if (pid < 0) send_event(SR_OP_SPAWN_FAILED, h.token, 0, err);
-    else if (!child_reported) send_event(SR_OP_SPAWNED, h.token, pid, 0);  // it failed before telling
+    if (pid < 0) {
+        send_event(SR_OP_SPAWN_FAILED, h.token, 0, err);
+        return;
+    }
+    // The pid goes out once the child has exec'd (or exited), when vfork returns here. Sent by
+    // the child before exec, it woke the bridge while the program was still loading, and on
+    // two cores that cost a run 50-60 us (bench/README, 2026-11-26 19:20).
+    send_event(SR_OP_SPAWNED, h.token, pid, 0);
 }
 
 void sr_keeper_main(int sock) {
@@ -254,7 +253,6 @@ void sr_keeper_main(int sock) {
                 kill_all();
                 send_event(SR_OP_KILLED_ALL, 0, 0, 0);
             }
-            // SR_OP_WAKE: nothing to do; being awake when the spawn request comes was the point.
             for (int i = 0; i < nfds; i++) close(fds[i]);
         }
     }

@@ -14,7 +14,6 @@ enum {
     SR_OP_SPAWN_FAILED = 4, // keeper -> bridge: token, errno
     SR_OP_EXITED = 5,       // keeper -> bridge: pid, wait status (for every process it reaped)
     SR_OP_KILLED_ALL = 6,   // keeper -> bridge: no descendant is left
-    SR_OP_WAKE = 7,         // bridge -> keeper: a spawn request is on its way; nothing to do
 };
 
 enum {

@@ -1,6 +1,5 @@
 import CSandboxShims
 import Glibc
-import Synchronization
 
 /// The bridge's end of a sandbox's keeper: the small process (this binary, `__keeper`) that
 /// starts the sandbox's commands, reaps them and kills every descendant when told to or when
@@ -97,48 +96,6 @@ struct KeeperHandle: Sendable, Hashable {
 
     /// The keeper's receive buffer (MAX_MESSAGE in keeper.c).
     static let maxMessageBytes = 1 << 20
-}
-
-/// The keepers' sockets by sandbox, for waking a keeper while the bridge is still preparing a
-/// spawn request for it.
-///
-/// A keeper that has been idle for a while (a command running for a millisecond is enough)
-/// takes tens of microseconds on a VM to be scheduled again when a message arrives; woken at the
-/// start of a request, it is up by the time the request is sent. Callable from any thread: a
-/// socket is closed here, under the same lock as the sends, so a wake-up never reaches a
-/// descriptor number that was reused meanwhile.
-final class KeeperWakeups: Sendable {
-    private struct Entry {
-        let keeper: KeeperHandle
-        var lastWake: UInt64 = 0
-    }
-
-    /// A keeper woken this recently is awake still, or has the wake-up queued: at most one wake
-    /// per interval, so a burst of requests cannot fill its socket with them.
-    static let interval: UInt64 = 200_000  // ns
-
-    private let entries = Mutex<[String: Entry]>([:])
-
-    func add(_ keeper: KeeperHandle, sandboxId: String) {
-        entries.withLock { $0[sandboxId] = Entry(keeper: keeper) }
-    }
-
-    /// Forgets the sandbox's keeper and closes its socket.
-    func retire(sandboxId: String) {
-        entries.withLock { $0.removeValue(forKey: sandboxId)?.keeper.close() }
-    }
-
-    func wakeKeeper(of sandboxId: String) {
-        let now = Clock.monotonicNanos()
-        entries.withLock { entries in
-            guard let entry = entries[sandboxId], now &- entry.lastWake >= Self.interval else { return }
-            entries[sandboxId]!.lastWake = now
-            var op = UInt32(SR_OP_WAKE)
-            // Unchecked: a full socket (EAGAIN) means the keeper has messages to wake it already,
-            // and a keeper that is gone (EPIPE) is reported by the supervisor's reading of it.
-            _ = send(entry.keeper.socket, &op, MemoryLayout<UInt32>.size, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
-        }
-    }
 }
 
 /// Everything the keeper needs to start one process.

@@ -12,7 +12,6 @@ actor Supervisor: ReactorDelegate {
 
     let outbox: Outbox
     let logger: Logger
-    private let wakeups = KeeperWakeups()
     static let rememberedExits = 1024
 
     /// The processes of one sandbox and the keeper that started them.
@@ -102,7 +101,6 @@ actor Supervisor: ReactorDelegate {
         }
         owners[keeper.socket] = .keeper(sandboxId: sandboxId)
         sandboxes[sandboxId] = SandboxState(id: sandboxId, keeper: keeper)
-        wakeups.add(keeper, sandboxId: sandboxId)
         pipeReserve.refill()
     }
 
@@ -151,17 +149,11 @@ actor Supervisor: ReactorDelegate {
         }
         reactor.remove(fd: state.keeper.socket)
         owners[state.keeper.socket] = nil
-        wakeups.retire(sandboxId: sandboxId)  // closes the socket
+        state.keeper.close()
         sandboxes[sandboxId] = nil
     }
 
     // MARK: Spawning
-
-    /// Called as a request that will start a process begins, from any thread: the sandbox's
-    /// keeper is woken now, so that it is scheduled by the time the request reaches it.
-    nonisolated func expectSpawn(in sandboxId: String) {
-        wakeups.wakeKeeper(of: sandboxId)
-    }
 
     /// Sends to the sandbox's keeper with `attempt`, which reports false while the socket is
     /// full. The keeper may be blocked sending us events meanwhile: its events are read whenever

@@ -49,14 +49,6 @@ actor SandboxRegistry {
         return isolations
     }
 
-    /// A request that will start a process in the sandbox has arrived: a local sandbox's keeper
-    /// is woken now, while the request is decoded and prepared (a no-op for other sandboxes,
-    /// whose agent wakes its own keeper; and for a `sandboxId` that is not a string, which wakes
-    /// the default sandbox's keeper for nothing before the request fails).
-    nonisolated func expectSpawn(in sandboxId: String) {
-        supervisor.expectSpawn(in: sandboxId)
-    }
-
     /// The sandbox with this id; without one, the default sandbox, created on first use.
     func sandbox(_ id: String?) async throws -> any Sandbox {
         try InputChecks.sandboxId(id)

@@ -110,7 +110,7 @@ final class Dispatcher: Sendable {
                 logger.debug("ignoring unknown notification \(method)")
                 return
             }
-            let ticket = admit(method: method, params: params)
+            let ticket = ticket(method: method, params: params)
             Task {
                 let context = RequestContext()
                 do { _ = try await perform(handler, params, context, ticket) } catch {
@@ -133,7 +133,7 @@ final class Dispatcher: Sendable {
             state.entries[serial] = .init(id: id)
             return serial
         }
-        let ticket = admit(method: method, params: params)
+        let ticket = ticket(method: method, params: params)
         let task = Task(executorPreference: executor(for: method)) { [self] in
             let context = RequestContext()
             let response: [UInt8]?
@@ -171,12 +171,9 @@ final class Dispatcher: Sendable {
         methods.placement(of: method) == .reactor ? reactor?.taskExecutor : nil
     }
 
-    /// Admits a request on the reader thread: its method's arrival hook runs, and it takes its
-    /// place in the arrival order of its sandbox (nil for a method that is not sandbox-scoped).
-    private func admit(method: String, params: JSONValue?) -> ArrivalOrder.Ticket? {
-        guard let sandboxId = methods.lane(for: method, params: params) else { return nil }
-        methods.runArrivalHook(of: method, sandboxId: sandboxId)
-        return arrivalOrder.enter(lane: sandboxId)
+    /// A place in the arrival order of the request's sandbox, taken on the reader thread.
+    private func ticket(method: String, params: JSONValue?) -> ArrivalOrder.Ticket? {
+        methods.lane(for: method, params: params).map { arrivalOrder.enter(lane: $0) }
     }
 
     /// Runs the handler once the request's turn has come; its ticket is released at the latest

@@ -39,7 +39,6 @@ struct MethodTable: Sendable {
     /// Methods whose params are `SandboxScoped`: they take effect in arrival order per sandbox.
     private var sandboxScoped: Set<String> = []
     private var onReactor: Set<String> = []
-    private var arrivalHooks: [String: @Sendable (_ sandboxId: String) -> Void] = [:]
 
     mutating func register<M: RPCMethod>(
         _ method: M.Type, on placement: Placement = .pool,
@@ -55,21 +54,6 @@ struct MethodTable: Sendable {
     }
 
     func handler(for method: String) -> Handler? { handlers[method] }
-
-    /// Registers a sandbox-scoped method whose `arrival` hook runs with the request's sandbox as
-    /// soon as a request for it arrives, on the reader thread, before its task starts and its
-    /// params are decoded: for cheap preparation that should overlap that work.
-    mutating func register<M: RPCMethod>(
-        _ method: M.Type, on placement: Placement = .pool,
-        arrival: @escaping @Sendable (_ sandboxId: String) -> Void,
-        _ body: @escaping @Sendable (M.Params, RequestContext) async throws -> M.Result
-    ) where M.Params: SandboxScoped {
-        register(method, on: placement, body)
-        arrivalHooks[M.name] = arrival
-    }
-
-    /// A request for `method` in `sandboxId` has arrived (its `lane`).
-    func runArrivalHook(of method: String, sandboxId: String) { arrivalHooks[method]?(sandboxId) }
 
     func placement(of method: String) -> Placement { onReactor.contains(method) ? .reactor : .pool }
 

@@ -32,7 +32,7 @@ enum ServerMethods {
             return SandboxGetHost.Result(host: try await registry.sandbox(params.sandboxId).getHost(port: params.port))
         }
 
-        table.register(CommandsRun.self, on: .reactor, arrival: registry.expectSpawn(in:)) { params, context in
+        table.register(CommandsRun.self, on: .reactor) { params, context in
             try await registry.sandbox(params.sandboxId).run(params, context: context)
         }
         table.register(CommandsList.self, on: .reactor) { params, _ in
@@ -68,7 +68,7 @@ enum ServerMethods {
                 pid: params.pid, since: params.since ?? .zero, budget: max(0, params.budget ?? 16 * 1024))
         }
 
-        table.register(PtyCreate.self, on: .reactor, arrival: registry.expectSpawn(in:)) { params, context in
+        table.register(PtyCreate.self, on: .reactor) { params, context in
             PtyCreate.Result(pid: try await registry.sandbox(params.sandboxId).createPty(params, context: context))
         }
         table.register(PtySendInput.self) { params, _ in
