@@ -185,7 +185,7 @@ static void handle_spawn(char *message, size_t len, const int *fds, int nfds) {
     }
     // The pid goes out once the child has exec'd (or exited), when vfork returns here. Sent by
     // the child before exec, it woke the bridge while the program was still loading, and on
-    // two cores that cost a run 50-60 us (bench/README, 2026-11-26 19:20).
+    // two cores that cost a run 50-60 us (bench/README, "2026-11-26 19:27 and 19:30 UTC").
     send_event(SR_OP_SPAWNED, h.token, pid, 0);
 }
 
